@@ -1,0 +1,146 @@
+package pluginset
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Set is one plugin-set file, decoded and validated. Durations and sizes carry their
+// defaults after Load, so the host never has to guess.
+type Set struct {
+	// Path is the file the set was read from (absolute); relative paths inside the file
+	// (pages' modules, sockets) are resolved against its directory.
+	Path string `yaml:"-"`
+
+	// Version of the plugin-set schema; only 1 exists. Optional.
+	Version int `yaml:"version"`
+	// Name shown in status and logs; defaults to the file name without extension.
+	Name string `yaml:"name"`
+	// Listen is the public address; the --listen flag wins over it.
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Processes is the number of host processes (phase 7); 1 runs a single host.
+	Processes int `yaml:"processes"`
+
+	Registry  *PluginSlot     `yaml:"registry" required:"true"`
+	Legacy    *PluginSlot     `yaml:"legacy"`
+	Pages     []PageRoute     `yaml:"pages"`
+	IPC       *IPC            `yaml:"ipc"`
+	WebSocket WebSocket       `yaml:"websocket"`
+	Executors Executors       `yaml:"executors"`
+	Admin     Admin           `yaml:"admin"`
+	Health    HealthSettings  `yaml:"health"`
+	Limits    RequestLimits   `yaml:"limits"`
+	Metrics   MetricsSettings `yaml:"metrics"`
+}
+
+// Mode says where a plugin runs.
+type Mode string
+
+const (
+	// ModeInProcess runs the plugin as a Go value inside the host (the default).
+	ModeInProcess Mode = "inprocess"
+	// ModeProcess runs the plugin as a child process over go-plugin/gRPC.
+	ModeProcess Mode = "process"
+)
+
+// PluginSlot names the plugin that fills a slot and how to run it.
+type PluginSlot struct {
+	// Plugin is a name from the host's catalog (e.g. registry-mem).
+	Plugin string `yaml:"plugin" required:"true"`
+	// Mode is inprocess (default) or process.
+	Mode Mode `yaml:"mode"`
+	// Config is handed to the plugin as JSON; its schema is the plugin's own.
+	Config json.RawMessage `yaml:"config"`
+	// Restart bounds the backoff between restarts of a crashed out-of-process plugin.
+	Restart Backoff `yaml:"restart"`
+
+	// At and ConfigAt are where the slot and its config start in the file.
+	At       Position `yaml:"-"`
+	ConfigAt Position `yaml:"-"`
+}
+
+// Backoff is an exponential backoff: Initial, doubling up to Max.
+type Backoff struct {
+	Initial Duration `yaml:"initial"`
+	Max     Duration `yaml:"max"`
+}
+
+// PageRoute maps a URL route to a page handler (WASM module or page plugin).
+type PageRoute struct {
+	Route     string `yaml:"route" required:"true"`
+	Module    string `yaml:"module"`
+	Plugin    string `yaml:"plugin"`
+	Lifecycle string `yaml:"lifecycle"`
+	Persist   bool   `yaml:"persist"`
+
+	At Position `yaml:"-"`
+}
+
+// IPC chooses the cross-process event channel (phases 2 and 7).
+type IPC struct {
+	Backend string `yaml:"backend" required:"true"`
+	URL     string `yaml:"url"`
+
+	At Position `yaml:"-"`
+}
+
+// WebSocket settings for the push endpoint.
+type WebSocket struct {
+	Path            string   `yaml:"path"`
+	AllowedOrigins  []string `yaml:"allowed_origins"`
+	MaxMessageBytes int      `yaml:"max_message_bytes"`
+	QueueMessages   int      `yaml:"queue_messages"`
+	QueueBytes      int      `yaml:"queue_bytes"`
+	PingInterval    Duration `yaml:"ping_interval"`
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+}
+
+// Executors size the bounded pool for blocking work.
+type Executors struct {
+	Workers int `yaml:"workers"`
+	Queue   int `yaml:"queue"`
+}
+
+// Admin settings: the unix socket (always) and an optional TCP listener that needs a token.
+type Admin struct {
+	Socket string `yaml:"socket"`
+	Listen string `yaml:"listen"`
+	// TokenEnv names the environment variable holding the TCP listener's token, so the
+	// secret never sits in the set file.
+	TokenEnv string `yaml:"token_env"`
+
+	At Position `yaml:"-"`
+}
+
+// HealthSettings drive the plugin health checks behind /readyz.
+type HealthSettings struct {
+	Interval Duration `yaml:"interval"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// RequestLimits bound what a client controls on the public port.
+type RequestLimits struct {
+	MaxBodyBytes      int      `yaml:"max_body_bytes"`
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+}
+
+// MetricsSettings for /metrics.
+type MetricsSettings struct {
+	// Public serves /metrics on the public port; when false it is only on the admin listener.
+	Public *bool `yaml:"public"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("500ms", "10s", "2m").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Position is a place in a set file, 1-based.
+type Position struct {
+	Line, Column int
+}

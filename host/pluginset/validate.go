@@ -1,0 +1,131 @@
+package pluginset
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// validate checks what the types alone cannot: names, ranges, files, cross-key rules.
+func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList) {
+	at := func(key string) Position { return where[key] }
+	if s.Version != 0 && s.Version != 1 {
+		p.add(at("version"), "version", "expected 1 (the only plugin-set schema version), found %d", s.Version)
+	}
+	checkAddr(p, at, "listen", s.Listen)
+	if s.Processes < 1 {
+		p.add(at("processes"), "processes", "expected at least 1, found %d", s.Processes)
+	} else if s.Processes > 1 && catalog["processes"] == nil {
+		p.add(at("processes"), "processes", "more than one host process is not available in this build; expected 1")
+	}
+	checkSlot(p, catalog, "registry", s.Registry)
+	checkSlot(p, catalog, "legacy", s.Legacy)
+	checkPages(s, catalog, at, p)
+	if _, ok := catalog["ipc"][s.IPC.Backend]; !ok {
+		p.add(at("ipc.backend"), "ipc.backend", "unknown backend %q; expected one of: %s", s.IPC.Backend, catalog.names("ipc"))
+	}
+	checkWebSocket(&s.WebSocket, at, p)
+	checkRange(p, at, "executors.workers", s.Executors.Workers, 1, 4096)
+	checkRange(p, at, "executors.queue", s.Executors.Queue, 0, 1<<20)
+	checkRange(p, at, "limits.max_body_bytes", s.Limits.MaxBodyBytes, 1, 1<<31-1)
+	checkRange(p, at, "limits.max_header_bytes", s.Limits.MaxHeaderBytes, 1024, 1<<24)
+	if s.Admin.Listen != "" {
+		checkAddr(p, at, "admin.listen", s.Admin.Listen)
+		if s.Admin.TokenEnv == "" {
+			p.add(at("admin.listen"), "admin.listen", "a TCP admin listener needs admin.token_env (the variable holding its token)")
+		}
+	}
+}
+
+func checkSlot(p *problemList, catalog Catalog, slot string, ps *PluginSlot) {
+	if ps == nil {
+		return
+	}
+	known, ok := catalog[slot][ps.Plugin]
+	if !ok {
+		p.add(ps.At, slot+".plugin", "unknown plugin %q; expected one of: %s", ps.Plugin, catalog.names(slot))
+	}
+	if ps.Mode != ModeInProcess && ps.Mode != ModeProcess {
+		p.add(ps.At, slot+".mode", "expected inprocess or process, found %q", ps.Mode)
+	}
+	if ps.Restart.Max < ps.Restart.Initial {
+		p.add(ps.At, slot+".restart", "max (%s) is below initial (%s)", ps.Restart.Max.D(), ps.Restart.Initial.D())
+	}
+	if ok && known != nil {
+		if err := known(ps.Config); err != nil {
+			pos := ps.ConfigAt
+			if pos.Line == 0 {
+				pos = ps.At
+			}
+			p.add(pos, slot+".config", "%v", err)
+		}
+	}
+}
+
+func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemList) {
+	routes := map[string]bool{}
+	for i := range s.Pages {
+		pr := &s.Pages[i]
+		key := fmt.Sprintf("pages[%d]", i)
+		if !strings.HasPrefix(pr.Route, "/") || strings.HasPrefix(pr.Route, "/_gnr") {
+			p.add(at(key+".route"), key+".route", "expected a path starting with / and outside /_gnr, found %q", pr.Route)
+		}
+		if routes[pr.Route] {
+			p.add(at(key+".route"), key+".route", "route %q appears twice", pr.Route)
+		}
+		routes[pr.Route] = true
+		switch {
+		case (pr.Module == "") == (pr.Plugin == ""):
+			p.add(pr.At, key, "expected exactly one of module (a .wasm file) or plugin")
+		case pr.Module != "":
+			if _, ok := catalog["pages"]["wasm"]; !ok {
+				p.add(at(key+".module"), key+".module", "WASM page modules are not available in this build")
+			}
+			path := pr.Module
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(s.Path), path)
+			}
+			if _, err := os.Stat(path); err != nil {
+				p.add(at(key+".module"), key+".module", "cannot read module: %v", err)
+			}
+		default:
+			if _, ok := catalog["pages"][pr.Plugin]; !ok || pr.Plugin == "wasm" {
+				p.add(at(key+".plugin"), key+".plugin", "unknown page plugin %q; expected one of: %s", pr.Plugin, catalog.names("pages"))
+			}
+		}
+		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
+			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
+		}
+	}
+}
+
+func checkWebSocket(ws *WebSocket, at func(string) Position, p *problemList) {
+	if !strings.HasPrefix(ws.Path, "/") {
+		p.add(at("websocket.path"), "websocket.path", "expected a path starting with /, found %q", ws.Path)
+	}
+	for i, o := range ws.AllowedOrigins {
+		key := fmt.Sprintf("websocket.allowed_origins[%d]", i)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			p.add(at(key), key, "expected an origin such as https://example.com, found %q", o)
+		}
+	}
+	checkRange(p, at, "websocket.max_message_bytes", ws.MaxMessageBytes, 128, 64<<20)
+	checkRange(p, at, "websocket.queue_messages", ws.QueueMessages, 1, 1<<20)
+	checkRange(p, at, "websocket.queue_bytes", ws.QueueBytes, 1024, 1<<30)
+}
+
+func checkRange(p *problemList, at func(string) Position, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.add(at(key), key, "expected a value from %d to %d, found %d", lo, hi, v)
+	}
+}
+
+func checkAddr(p *problemList, at func(string) Position, key, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		p.add(at(key), key, "expected host:port or :port, found %q", addr)
+	}
+}
