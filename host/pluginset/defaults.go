@@ -27,6 +27,7 @@ const (
 	DefaultWSPingInterval    = 25 * time.Second
 	DefaultWSIdleTimeout     = 120 * time.Second
 	DefaultLifecycle         = "ephemeral"
+	DefaultSessionCookie     = "gnrhost_conn"
 )
 
 func orDuration(d *Duration, def time.Duration) {
@@ -85,6 +86,9 @@ func applyDefaults(s *Set) {
 	orInt(&s.Limits.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	orDuration(&s.Limits.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	orDuration(&s.Limits.IdleTimeout, DefaultIdleTimeout)
+	if s.Session.Cookie == "" {
+		s.Session.Cookie = DefaultSessionCookie
+	}
 	if s.Metrics.Public == nil {
 		public := true
 		s.Metrics.Public = &public

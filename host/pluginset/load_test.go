@@ -72,7 +72,7 @@ func TestProblemsCarryPositions(t *testing.T) {
 	want := []string{
 		`set.yaml:2:1: bogus: unknown key; expected one of:`,
 		`set.yaml:3:12: processes: expected an integer, found the string "many"`,
-		`set.yaml:5:3: registry.plugin: unknown plugin "registry-nope"; expected one of: registry-mem`,
+		`set.yaml:5:11: registry.plugin: unknown plugin "registry-nope"; expected one of: registry-mem`,
 	}
 	if len(ps) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), ps)

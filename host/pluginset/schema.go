@@ -33,6 +33,17 @@ type Set struct {
 	Health    HealthSettings  `yaml:"health"`
 	Limits    RequestLimits   `yaml:"limits"`
 	Metrics   MetricsSettings `yaml:"metrics"`
+	Session   Session         `yaml:"session"`
+}
+
+// Session settings: the signed connection cookie.
+type Session struct {
+	// Cookie is the cookie's name.
+	Cookie string `yaml:"cookie"`
+	// SecretEnv names the environment variable holding the signing secret (16+ bytes).
+	// Without it each process signs with a random secret, so cookies do not survive a
+	// restart and are not shared between processes.
+	SecretEnv string `yaml:"secret_env"`
 }
 
 // Mode says where a plugin runs.

@@ -21,8 +21,8 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 	} else if s.Processes > 1 && catalog["processes"] == nil {
 		p.add(at("processes"), "processes", "more than one host process is not available in this build; expected 1")
 	}
-	checkSlot(p, catalog, "registry", s.Registry)
-	checkSlot(p, catalog, "legacy", s.Legacy)
+	checkSlot(p, catalog, "registry", s.Registry, at)
+	checkSlot(p, catalog, "legacy", s.Legacy, at)
 	checkPages(s, catalog, at, p)
 	if _, ok := catalog["ipc"][s.IPC.Backend]; !ok {
 		p.add(at("ipc.backend"), "ipc.backend", "unknown backend %q; expected one of: %s", s.IPC.Backend, catalog.names("ipc"))
@@ -40,16 +40,16 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 	}
 }
 
-func checkSlot(p *problemList, catalog Catalog, slot string, ps *PluginSlot) {
+func checkSlot(p *problemList, catalog Catalog, slot string, ps *PluginSlot, at func(string) Position) {
 	if ps == nil {
 		return
 	}
 	known, ok := catalog[slot][ps.Plugin]
-	if !ok {
-		p.add(ps.At, slot+".plugin", "unknown plugin %q; expected one of: %s", ps.Plugin, catalog.names(slot))
+	if !ok && ps.Plugin != "" {
+		p.add(at(slot+".plugin"), slot+".plugin", "unknown plugin %q; expected one of: %s", ps.Plugin, catalog.names(slot))
 	}
 	if ps.Mode != ModeInProcess && ps.Mode != ModeProcess {
-		p.add(ps.At, slot+".mode", "expected inprocess or process, found %q", ps.Mode)
+		p.add(at(slot+".mode"), slot+".mode", "expected inprocess or process, found %q", ps.Mode)
 	}
 	if ps.Restart.Max < ps.Restart.Initial {
 		p.add(ps.At, slot+".restart", "max (%s) is below initial (%s)", ps.Restart.Max.D(), ps.Restart.Initial.D())

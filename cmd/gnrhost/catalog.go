@@ -1,0 +1,19 @@
+package main
+
+import (
+	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host"
+	registrymem "github.com/gnrhost/gnrhost/plugins/registry-mem"
+)
+
+// builtinRegistries are the registry plugins compiled into this binary; `gnrhost plugin
+// NAME` serves the same ones out-of-process.
+func builtinRegistries() map[string]abi.RegistryFactory {
+	return map[string]abi.RegistryFactory{
+		registrymem.Factory.Name: registrymem.Factory,
+	}
+}
+
+func catalog() host.Catalog {
+	return host.Catalog{Registries: builtinRegistries()}
+}

@@ -1,0 +1,193 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/metrics"
+	"github.com/gnrhost/gnrhost/host/pluginmgr"
+	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
+)
+
+// Options configure a Host.
+type Options struct {
+	Set     *pluginset.Set
+	Catalog Catalog
+	Logger  *slog.Logger
+	// Executable is re-executed for plugins with `mode: process`; empty means this binary.
+	Executable string
+}
+
+// Host runs one plugin set.
+type Host struct {
+	set      *pluginset.Set
+	logger   *slog.Logger
+	metrics  *metrics.Metrics
+	registry *pluginmgr.RegistrySlot
+	exec     *executor.Pool
+	signer   *session.Signer
+	handler  http.Handler
+
+	draining atomic.Bool
+}
+
+// New starts the set's plugins and builds the HTTP handler. It fails, having stopped
+// whatever it started, when a plugin cannot start or answer its first health check.
+func New(ctx context.Context, opts Options) (*Host, error) {
+	set := opts.Set
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	exe := opts.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("host: find own executable for out-of-process plugins: %w", err)
+		}
+	}
+	factory, ok := opts.Catalog.Registries[set.Registry.Plugin]
+	if !ok {
+		return nil, fmt.Errorf("host: registry plugin %q is not in this build", set.Registry.Plugin)
+	}
+	signer, err := newSigner(set.Session, logger)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{set: set, logger: logger, metrics: metrics.New(), signer: signer}
+	h.registry, err = pluginmgr.StartRegistry(ctx, pluginmgr.RegistryConfig{
+		Factory:    factory,
+		Slot:       set.Registry,
+		Health:     set.Health,
+		Executable: exe,
+		Logger:     logger,
+		Metrics:    h.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+	}
+	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
+	h.handler = h.routes()
+	return h, nil
+}
+
+func newSigner(cfg pluginset.Session, logger *slog.Logger) (*session.Signer, error) {
+	secret := []byte(os.Getenv(cfg.SecretEnv))
+	if cfg.SecretEnv == "" || len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("host: make a cookie secret: %w", err)
+		}
+		if cfg.SecretEnv != "" {
+			logger.Warn("session secret variable is empty; using a random secret", "variable", cfg.SecretEnv)
+		}
+	}
+	s, err := session.NewSigner(cfg.Cookie, secret)
+	if err != nil {
+		return nil, fmt.Errorf("host: session.secret_env %s: %w", cfg.SecretEnv, err)
+	}
+	return s, nil
+}
+
+// Handler is the public HTTP handler.
+func (h *Host) Handler() http.Handler { return h.handler }
+
+// Registry is the set's registry: stable across plugin restarts.
+func (h *Host) Registry() abi.Registry { return h.registry }
+
+// Executors is the pool for blocking work.
+func (h *Host) Executors() *executor.Pool { return h.exec }
+
+// Metrics are the host's Prometheus series.
+func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
+
+// Plugins returns the status of every plugin of the set.
+func (h *Host) Plugins() []pluginmgr.Status {
+	return []pluginmgr.Status{h.registry.Status()}
+}
+
+// Ready reports whether every plugin of the set is healthy and the host is not draining.
+func (h *Host) Ready() bool {
+	if h.draining.Load() {
+		return false
+	}
+	for _, st := range h.Plugins() {
+		if st.State != pluginmgr.StateUp {
+			return false
+		}
+	}
+	return true
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down gracefully: /readyz turns
+// 503, the listener closes, in-flight requests drain for up to the set's
+// shutdown_timeout, executors finish, plugins stop. It returns nil after a clean drain.
+func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           h.handler,
+		ReadHeaderTimeout: h.set.Limits.ReadHeaderTimeout.D(),
+		IdleTimeout:       h.set.Limits.IdleTimeout.D(),
+		MaxHeaderBytes:    h.set.Limits.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	h.logger.Info("listening", "addr", ln.Addr().String(), "set", h.set.Name, "file", h.set.Path)
+
+	select {
+	case err := <-serveErr:
+		h.closePlugins(context.Background())
+		return fmt.Errorf("host: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	h.draining.Store(true)
+	timeout := h.set.ShutdownTimeout.D()
+	h.logger.Info("shutting down", "drain_timeout", timeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("drain in-flight requests: %w", err))
+		_ = srv.Close()
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	if err := h.closePlugins(drainCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("host: shutdown: %w", errors.Join(errs...))
+	}
+	h.logger.Info("stopped")
+	return nil
+}
+
+// Close stops executors and plugins without serving (for a host that never served).
+func (h *Host) Close(ctx context.Context) error { return h.closePlugins(ctx) }
+
+func (h *Host) closePlugins(ctx context.Context) error {
+	var errs []error
+	if err := h.exec.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.registry.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("stop registry plugin: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// shortTimeout bounds the registry calls made by host endpoints.
+const shortTimeout = 5 * time.Second

@@ -1,0 +1,96 @@
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every series the host exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests        *prometheus.CounterVec
+	HTTPDuration        *prometheus.HistogramVec
+	HTTPInFlight        prometheus.Gauge
+	PluginUp            *prometheus.GaugeVec
+	PluginRestarts      *prometheus.CounterVec
+	RegistryOpDuration  *prometheus.HistogramVec
+	RegistryOpErrors    *prometheus.CounterVec
+	ExecutorQueued      prometheus.Gauge
+	ExecutorRunning     prometheus.Gauge
+	ExecutorRejected    prometheus.Counter
+	ExecutorTaskSeconds prometheus.Histogram
+}
+
+// New builds the series on a fresh registry, with the Go and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_http_requests_total",
+			Help: "HTTP requests answered, by route kind and status code.",
+		}, []string{"route", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gnrhost_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route kind.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		HTTPInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gnrhost_http_requests_in_flight",
+			Help: "HTTP requests being answered now.",
+		}),
+		PluginUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gnrhost_plugin_up",
+			Help: "1 when the plugin in a slot answers its health check, else 0.",
+		}, []string{"slot", "plugin", "mode"}),
+		PluginRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_plugin_restarts_total",
+			Help: "Restarts of out-of-process plugins after a crash or failed health checks.",
+		}, []string{"slot", "plugin"}),
+		RegistryOpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gnrhost_registry_operation_duration_seconds",
+			Help:    "Time of one registry call, by operation.",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1},
+		}, []string{"op"}),
+		RegistryOpErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_registry_operation_errors_total",
+			Help: "Registry calls that failed, by operation and kind (unavailable, not_found, other).",
+		}, []string{"op", "kind"}),
+		ExecutorQueued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gnrhost_executor_queued",
+			Help: "Blocking tasks waiting for an executor worker.",
+		}),
+		ExecutorRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gnrhost_executor_running",
+			Help: "Blocking tasks running on executor workers.",
+		}),
+		ExecutorRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_executor_rejected_total",
+			Help: "Tasks refused because the executor queue was full.",
+		}),
+		ExecutorTaskSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gnrhost_executor_task_duration_seconds",
+			Help:    "Run time of executor tasks.",
+			Buckets: prometheus.DefBuckets,
+		}),
+	}
+	r.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight,
+		m.PluginUp, m.PluginRestarts,
+		m.RegistryOpDuration, m.RegistryOpErrors,
+		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Timeout: 5 * time.Second})
+}

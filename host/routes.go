@@ -1,0 +1,119 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/pluginmgr"
+)
+
+// Route kinds label the request metrics; a fixed set keeps the series bounded.
+const (
+	kindHealth  = "health"
+	kindMetrics = "metrics"
+	kindGnr     = "gnr"
+	kindOther   = "other"
+)
+
+func (h *Host) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(h.limitBody)
+	r.NotFound(h.instrument(kindOther, http.NotFound))
+	r.Get("/healthz", h.instrument(kindHealth, h.healthz))
+	r.Get("/readyz", h.instrument(kindHealth, h.readyz))
+	if *h.set.Metrics.Public {
+		r.Method(http.MethodGet, "/metrics", h.instrument(kindMetrics, h.metrics.Handler().ServeHTTP))
+	}
+	r.Get("/_gnr/connection", h.instrument(kindGnr, h.connection))
+	return r
+}
+
+func (h *Host) limitBody(next http.Handler) http.Handler {
+	limit := int64(h.set.Limits.MaxBodyBytes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "request body too large", "limit_bytes": limit})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Host) instrument(kind string, fn http.HandlerFunc) http.HandlerFunc {
+	duration := h.metrics.HTTPDuration.WithLabelValues(kind)
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.metrics.HTTPInFlight.Inc()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		defer func() {
+			h.metrics.HTTPInFlight.Dec()
+			duration.Observe(time.Since(start).Seconds())
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			h.metrics.HTTPRequests.WithLabelValues(kind, strconv.Itoa(status)).Inc()
+		}()
+		fn(ww, r)
+	}
+}
+
+func (h *Host) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func (h *Host) readyz(w http.ResponseWriter, _ *http.Request) {
+	status, code := "ready", http.StatusOK
+	if !h.Ready() {
+		status, code = "not ready", http.StatusServiceUnavailable
+		if h.draining.Load() {
+			status = "draining"
+		}
+	}
+	writeJSON(w, code, map[string]any{"status": status, "set": h.set.Name, "plugins": h.Plugins()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers err with a status that fits it: 503 naming the plugin when a plugin
+// is down, 404 for a missing item, 400 for bad input, 500 otherwise.
+func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := map[string]any{"error": err.Error()}
+	code := http.StatusInternalServerError
+	var down *pluginmgr.DownError
+	switch {
+	case errors.As(err, &down):
+		code = http.StatusServiceUnavailable
+		// The cause (socket paths, gRPC detail) goes to the log, not to the public.
+		body["error"] = fmt.Sprintf("plugin %s (%s slot) is unavailable; retry shortly", down.Plugin, down.Slot)
+		body["plugin"], body["slot"] = down.Plugin, down.Slot
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, abi.ErrUnavailable):
+		code = http.StatusServiceUnavailable
+		body["error"] = "a backend is unavailable; retry shortly"
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, abi.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, abi.ErrInvalid):
+		code = http.StatusBadRequest
+	}
+	if code >= 500 {
+		h.logger.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	}
+	writeJSON(w, code, body)
+}

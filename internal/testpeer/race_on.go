@@ -1,0 +1,5 @@
+//go:build race
+
+package testpeer
+
+const raceEnabled = true
