@@ -122,11 +122,12 @@ const (
 )
 
 // DbEvent is one change to a table (insert, update, delete of a record).
+// Its JSON form (the list NotifyDbEvents stores at DbChangesPath) uses the tags below.
 type DbEvent struct {
-	Table  string          // "pkg.table", e.g. "todo.item"
-	Action string          // "I", "U", "D" as in Genropy, or free text
-	PKey   string          // primary key of the record, when known
-	Data   json.RawMessage // optional record data
+	Table  string          `json:"table"`          // "pkg.table", e.g. "todo.item"
+	Action string          `json:"action"`         // "I", "U", "D" as in Genropy, or free text
+	PKey   string          `json:"pkey,omitempty"` // primary key of the record, when known
+	Data   json.RawMessage `json:"data,omitempty"` // optional record data
 }
 
 // DbEventNotice tells watchers that NotifyDbEvents delivered a table change to pages.

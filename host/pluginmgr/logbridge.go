@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 )
 

@@ -141,8 +141,10 @@ func (s *RegistrySlot) Healthy() bool { return s.Status().State == StateUp }
 // crash or repeated failed checks, with exponential backoff.
 func (s *RegistrySlot) supervise(ctx context.Context) {
 	defer close(s.done)
-	backoff := s.cfg.Slot.Restart.Initial.D()
+	initial, maxBackoff := s.cfg.Slot.Restart.Initial.D(), s.cfg.Slot.Restart.Max.D()
+	backoff := initial
 	for {
+		upSince := time.Now()
 		reason := s.watch(ctx)
 		if ctx.Err() != nil {
 			return
@@ -150,6 +152,11 @@ func (s *RegistrySlot) supervise(ctx context.Context) {
 		if s.cfg.Slot.Mode != pluginset.ModeProcess {
 			// watch only returns early for a child process.
 			return
+		}
+		// A plugin that stayed up longer than the longest backoff earned a fresh start;
+		// one that keeps crashing soon after starting keeps backing off.
+		if time.Since(upSince) > maxBackoff {
+			backoff = initial
 		}
 		s.current.Store(nil)
 		s.stopProcess()
@@ -161,7 +168,7 @@ func (s *RegistrySlot) supervise(ctx context.Context) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, s.cfg.Slot.Restart.Max.D())
+			backoff = min(backoff*2, maxBackoff)
 			s.mu.Lock()
 			s.status.Restarts++
 			s.mu.Unlock()

@@ -3,7 +3,6 @@ package registrymem
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 
 	"github.com/gnrhost/gnrhost/abi"
@@ -19,7 +18,8 @@ var Factory = abi.RegistryFactory{
 	New: func(_ context.Context, config json.RawMessage, logger *slog.Logger) (abi.Registry, error) {
 		cfg, err := ParseConfig(config)
 		if err != nil {
-			return nil, fmt.Errorf("registry-mem config: %w", err)
+			// ParseConfig's errors already say "registry-mem config: ...".
+			return nil, err
 		}
 		return New(cfg, logger), nil
 	},
