@@ -238,7 +238,8 @@ type Registry interface {
 	// Counters returns the sizes of the registers.
 	Counters(ctx context.Context) (Counters, error)
 
-	// Close releases the backend's resources. Calls after Close fail.
+	// Close releases the backend's resources. Calls after Close (a second Close
+	// included) fail with an error wrapping ErrUnavailable.
 	Close() error
 }
 

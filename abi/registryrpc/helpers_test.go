@@ -14,7 +14,7 @@ import (
 // connect serves impl through go-plugin's test harness (a real gRPC connection over a
 // unix socket, the same server and client setup as a plugin process) and returns the
 // host-side abi.Registry together with the harness ends, for tests that break them.
-func connect(t *testing.T, impl abi.Registry) (abi.Registry, *plugin.GRPCClient, *plugin.GRPCServer) {
+func connect(t testing.TB, impl abi.Registry) (abi.Registry, *plugin.GRPCClient, *plugin.GRPCServer) {
 	t.Helper()
 	gc, gs := plugin.TestPluginGRPCConn(t, false, VersionedPlugins(impl)[abi.RegistryProtocolVersion])
 	t.Cleanup(func() {

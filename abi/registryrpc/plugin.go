@@ -68,10 +68,19 @@ func Serve(impl abi.Registry, logger hclog.Logger) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(impl),
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer:       newGRPCServer,
 		Logger:           logger,
 	})
 	if err := impl.Close(); err != nil && logger != nil {
 		logger.Warn("registry: close after serve", "error", err)
 	}
+}
+
+// MaxMessageBytes bounds one gRPC message the plugin accepts. gRPC's default of 4 MiB
+// would refuse a large store in AddItem or ReplaceStore that GetStore can return; the
+// bound stays finite so a broken host cannot make the plugin allocate without limit.
+const MaxMessageBytes = 64 << 20
+
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes), grpc.NumStreamWorkers(4))...)
 }

@@ -39,7 +39,7 @@ func ServeChild(factories map[string]abi.RegistryFactory, name string) error {
 	if err != nil {
 		return fmt.Errorf("plugin %s: %w", name, err)
 	}
-	defer reg.Close()
+	// Serve closes reg when the host is done with it.
 	hlog := hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info, Name: name})
 	registryrpc.Serve(reg, hlog)
 	return nil

@@ -2,7 +2,6 @@ package pluginmgr
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/abi/registryrpc"
+	"github.com/gnrhost/gnrhost/host/pluginset"
 )
 
 // Environment a plugin child reads; see child.go.
@@ -37,12 +37,16 @@ type processBackend struct {
 
 // startProcess re-executes exe as `exe plugin NAME` and dispenses its registry. It returns
 // only when the plugin answered a Ping, so a plugin that starts but cannot serve fails here.
-func startProcess(ctx context.Context, exe, name string, config json.RawMessage, logger *slog.Logger) (*processBackend, error) {
+func startProcess(ctx context.Context, exe string, slot *pluginset.PluginSlot, logger *slog.Logger) (*processBackend, error) {
+	name := slot.Plugin
 	cmd := exec.Command(exe, "plugin", name)
 	cmd.Env = append(os.Environ(),
-		EnvPluginConfig+"="+string(config),
+		EnvPluginConfig+"="+string(slot.Config),
 		EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 	)
+	if slot.MaxProcs > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(slot.MaxProcs))
+	}
 	// The kernel kills the child when the host dies, even by SIGKILL; the child also
 	// watches its parent in case the forking thread is gone (PDEATHSIG is per thread).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: false}

@@ -78,7 +78,7 @@ func (s *RegistrySlot) startBackend(ctx context.Context) error {
 	var proc *processBackend
 	switch s.cfg.Slot.Mode {
 	case pluginset.ModeProcess:
-		p, err := startProcess(ctx, s.cfg.Executable, s.cfg.Slot.Plugin, s.cfg.Slot.Config, s.logger)
+		p, err := startProcess(ctx, s.cfg.Executable, s.cfg.Slot, s.logger)
 		if err != nil {
 			s.setState(StateDown, err)
 			return err

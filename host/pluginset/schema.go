@@ -66,6 +66,9 @@ type PluginSlot struct {
 	Config json.RawMessage `yaml:"config"`
 	// Restart bounds the backoff between restarts of a crashed out-of-process plugin.
 	Restart Backoff `yaml:"restart"`
+	// MaxProcs sets GOMAXPROCS of an out-of-process plugin (0: Go's default, all CPUs).
+	// One is faster for a registry on small machines (docs/benchmarks.md).
+	MaxProcs int `yaml:"max_procs"`
 
 	// At and ConfigAt are where the slot and its config start in the file.
 	At       Position `yaml:"-"`

@@ -51,6 +51,7 @@ func checkSlot(p *problemList, catalog Catalog, slot string, ps *PluginSlot, at 
 	if ps.Mode != ModeInProcess && ps.Mode != ModeProcess {
 		p.add(at(slot+".mode"), slot+".mode", "expected inprocess or process, found %q", ps.Mode)
 	}
+	checkRange(p, at, slot+".max_procs", ps.MaxProcs, 0, 1024)
 	if ps.Restart.Max < ps.Restart.Initial {
 		p.add(ps.At, slot+".restart", "max (%s) is below initial (%s)", ps.Restart.Max.D(), ps.Restart.Initial.D())
 	}
