@@ -5,7 +5,9 @@
 set -euo pipefail
 
 need_apt=()
-# (nothing from apt is needed by the current tests)
+# command -> Debian package
+need() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
+need wat2wasm wabt           # WAT test modules and the WAT examples
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
