@@ -15,7 +15,8 @@ var IPCBackends = []string{"local"}
 
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {
-	cat := pluginset.Catalog{"registry": {}, "ipc": {}}
+	// WASM page modules are always available; native page plugins are not in this build.
+	cat := pluginset.Catalog{"registry": {}, "ipc": {}, "pages": {"wasm": nil}}
 	for name, f := range c.Registries {
 		cat["registry"][name] = f.CheckConfig
 	}

@@ -15,9 +15,11 @@ import (
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
 	"github.com/gnrhost/gnrhost/host/metrics"
+	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginmgr"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
+	"github.com/gnrhost/gnrhost/host/wasm"
 )
 
 // Options configure a Host.
@@ -37,6 +39,8 @@ type Host struct {
 	registry *pluginmgr.RegistrySlot
 	exec     *executor.Pool
 	signer   *session.Signer
+	engine   *wasm.Engine
+	pages    *pages.Manager
 	handler  http.Handler
 
 	draining atomic.Bool
@@ -78,9 +82,42 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
+	if err := h.startPages(ctx); err != nil {
+		_ = h.closePlugins(context.Background())
+		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+	}
 	h.handler = h.routes()
 	return h, nil
 }
+
+func (h *Host) startPages(ctx context.Context) error {
+	cacheDir := h.set.WASM.CacheDir
+	switch cacheDir {
+	case "":
+		cacheDir = pages.DefaultCacheDir()
+	case "off":
+		cacheDir = ""
+	}
+	engine, err := wasm.NewEngine(cacheDir)
+	if err != nil {
+		return err
+	}
+	h.engine = engine
+	h.pages, err = pages.New(ctx, pages.Config{
+		Set:          h.set,
+		Registry:     h.registry,
+		Engine:       engine,
+		Executors:    h.exec,
+		Logger:       h.logger,
+		Identify:     h.ensureConnection,
+		ReadIdentity: h.signer.Read,
+		WriteError:   h.writeError,
+	})
+	return err
+}
+
+// Pages is the page manager of the set.
+func (h *Host) Pages() *pages.Manager { return h.pages }
 
 func newSigner(cfg pluginset.Session, logger *slog.Logger) (*session.Signer, error) {
 	secret := []byte(os.Getenv(cfg.SecretEnv))
@@ -180,6 +217,16 @@ func (h *Host) Close(ctx context.Context) error { return h.closePlugins(ctx) }
 
 func (h *Host) closePlugins(ctx context.Context) error {
 	var errs []error
+	if h.pages != nil {
+		if err := h.pages.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close pages: %w", err))
+		}
+	}
+	if h.engine != nil {
+		if err := h.engine.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := h.exec.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/assets"
 	"github.com/gnrhost/gnrhost/host/pluginmgr"
 )
 
@@ -34,6 +35,10 @@ func (h *Host) routes() http.Handler {
 		r.Method(http.MethodGet, "/metrics", h.instrument(kindMetrics, h.metrics.Handler().ServeHTTP))
 	}
 	r.Get("/_gnr/connection", h.instrument(kindGnr, h.connection))
+	static := http.StripPrefix("/_gnr/", http.FileServerFS(assets.FS()))
+	r.Get("/_gnr/client.js", h.instrument(kindGnr, static.ServeHTTP))
+	r.Get("/_gnr/examples/*", h.instrument(kindGnr, static.ServeHTTP))
+	h.pages.Mount(r, h.instrument)
 	return r
 }
 

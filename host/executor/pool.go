@@ -105,6 +105,25 @@ func (p *Pool) Do(ctx context.Context, fn func(context.Context) error) error {
 	}
 }
 
+// Go queues fn to run on a worker without waiting for it. It fails at once with
+// ErrQueueFull when the queue is full, so fire-and-forget work stays bounded too.
+func (p *Pool) Go(ctx context.Context, fn func(context.Context) error) error {
+	t := task{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.queue <- t:
+		p.gauge(func(m *metrics.Metrics) { m.ExecutorQueued.Inc() })
+		return nil
+	default:
+		p.gauge(func(m *metrics.Metrics) { m.ExecutorRejected.Inc() })
+		return ErrQueueFull
+	}
+}
+
 // Close stops taking work, lets queued and running tasks finish, and waits for the
 // workers until ctx ends.
 func (p *Pool) Close(ctx context.Context) error {

@@ -28,6 +28,11 @@ const (
 	DefaultWSIdleTimeout     = 120 * time.Second
 	DefaultLifecycle         = "ephemeral"
 	DefaultSessionCookie     = "gnrhost_conn"
+	DefaultPageMemoryMB      = 64
+	DefaultPageTimeout       = time.Second
+	DefaultPageInstances     = 4
+	DefaultPageIdleTTL       = 10 * time.Minute
+	DefaultPagesPerConn      = 32
 )
 
 func orDuration(d *Duration, def time.Duration) {
@@ -62,9 +67,15 @@ func applyDefaults(s *Set) {
 		orDuration(&slot.Restart.Max, DefaultRestartMax)
 	}
 	for i := range s.Pages {
-		if s.Pages[i].Lifecycle == "" {
-			s.Pages[i].Lifecycle = DefaultLifecycle
+		pr := &s.Pages[i]
+		if pr.Lifecycle == "" {
+			pr.Lifecycle = DefaultLifecycle
 		}
+		orInt(&pr.MemoryLimitMB, DefaultPageMemoryMB)
+		orDuration(&pr.Timeout, DefaultPageTimeout)
+		orInt(&pr.Instances, DefaultPageInstances)
+		orDuration(&pr.IdleTTL, DefaultPageIdleTTL)
+		orInt(&pr.MaxPerConnection, DefaultPagesPerConn)
 	}
 	if s.IPC == nil {
 		s.IPC = &IPC{Backend: "local"}

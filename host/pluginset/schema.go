@@ -34,6 +34,14 @@ type Set struct {
 	Limits    RequestLimits   `yaml:"limits"`
 	Metrics   MetricsSettings `yaml:"metrics"`
 	Session   Session         `yaml:"session"`
+	WASM      WASMSettings    `yaml:"wasm"`
+}
+
+// WASMSettings for the page module runtime.
+type WASMSettings struct {
+	// CacheDir holds compiled modules between runs; default: the user cache dir
+	// (~/.cache/gnrhost/wasm). "off" disables the disk cache.
+	CacheDir string `yaml:"cache_dir"`
 }
 
 // Session settings: the signed connection cookie.
@@ -88,6 +96,17 @@ type PageRoute struct {
 	Plugin    string `yaml:"plugin"`
 	Lifecycle string `yaml:"lifecycle"`
 	Persist   bool   `yaml:"persist"`
+
+	// MemoryLimitMB caps a WASM instance's linear memory.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
+	// Timeout is the deadline of one call into the handler.
+	Timeout Duration `yaml:"timeout"`
+	// Instances bounds the module's instance pool (and so its concurrent calls).
+	Instances int `yaml:"instances"`
+	// IdleTTL: a resident page unused for longer is closed.
+	IdleTTL Duration `yaml:"idle_ttl"`
+	// MaxPerConnection caps the resident pages one connection may hold.
+	MaxPerConnection int `yaml:"max_per_connection"`
 
 	At Position `yaml:"-"`
 }

@@ -97,6 +97,9 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 				p.add(at(key+".plugin"), key+".plugin", "unknown page plugin %q; expected one of: %s", pr.Plugin, catalog.names("pages"))
 			}
 		}
+		checkRange(p, at, key+".memory_limit_mb", pr.MemoryLimitMB, 1, 4096)
+		checkRange(p, at, key+".instances", pr.Instances, 1, 256)
+		checkRange(p, at, key+".max_per_connection", pr.MaxPerConnection, 1, 10000)
 		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
 			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
 		}

@@ -1,0 +1,206 @@
+package pages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
+	"github.com/gnrhost/gnrhost/host/wasm"
+)
+
+// DefaultOutboxSize is how many recent pushes a page keeps for clients that reconnect.
+const DefaultOutboxSize = 256
+
+// maxOutboxes bounds the pages this host keeps push buffers for.
+const maxOutboxes = 100_000
+
+// Config wires a Manager into its host.
+type Config struct {
+	Set       *pluginset.Set
+	Registry  abi.Registry
+	Engine    *wasm.Engine
+	Executors *executor.Pool
+	Logger    *slog.Logger
+	// Identify returns the caller's identity, registering a guest connection and setting
+	// its cookie when the caller has none (page loads).
+	Identify func(ctx context.Context, w http.ResponseWriter, r *http.Request) (session.Identity, error)
+	// ReadIdentity returns the identity in the request's cookie, or an error (RPCs).
+	ReadIdentity func(r *http.Request) (session.Identity, error)
+	// WriteError answers a request that failed outside a handler (registry errors).
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// SweepInterval is how often idle resident pages are looked for (default 5 s).
+	SweepInterval time.Duration
+}
+
+type route struct {
+	cfg      pluginset.PageRoute
+	handler  Handler
+	resident bool
+}
+
+// Manager owns the page routes of one plugin set.
+type Manager struct {
+	cfg    Config
+	logger *slog.Logger
+	routes map[string]*route
+
+	mu       sync.Mutex
+	resident map[string]*residentPage
+	byConn   map[string]map[string]*residentPage
+	outboxes map[string]*outbox
+	order    []string // outbox creation order, for eviction
+
+	stripes [256]sync.Mutex
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New loads every route's handler; a module that is refused fails the whole set, naming
+// the route and what is wrong.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 5 * time.Second
+	}
+	m := &Manager{
+		cfg:      cfg,
+		logger:   cfg.Logger,
+		routes:   map[string]*route{},
+		resident: map[string]*residentPage{},
+		byConn:   map[string]map[string]*residentPage{},
+		outboxes: map[string]*outbox{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	for _, pr := range cfg.Set.Pages {
+		h, err := m.loadHandler(ctx, pr)
+		if err != nil {
+			m.closeHandlers(context.Background())
+			return nil, fmt.Errorf("page route %s: %w", pr.Route, err)
+		}
+		m.routes[pr.Route] = &route{cfg: pr, handler: h, resident: pr.Lifecycle == "resident"}
+	}
+	go m.sweep()
+	return m, nil
+}
+
+func (m *Manager) loadHandler(ctx context.Context, pr pluginset.PageRoute) (Handler, error) {
+	if pr.Module == "" {
+		return nil, fmt.Errorf("page plugin %q: native page plugins are not in this build", pr.Plugin)
+	}
+	path := pr.Module
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(m.cfg.Set.Path), path)
+	}
+	return m.cfg.Engine.Load(ctx, wasm.Config{
+		Path:        path,
+		Name:        pr.Module,
+		MemoryLimit: pr.MemoryLimitMB << 20,
+		Timeout:     pr.Timeout.D(),
+		Instances:   pr.Instances,
+		Logger:      m.logger.With("route", pr.Route),
+	})
+}
+
+// Routes lists the page routes.
+func (m *Manager) Routes() []string {
+	out := make([]string, 0, len(m.routes))
+	for r := range m.routes {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Close closes every resident page (reason shutdown), stops the sweeper and closes the
+// handlers.
+func (m *Manager) Close(ctx context.Context) error {
+	select {
+	case <-m.stop:
+		return nil
+	default:
+	}
+	close(m.stop)
+	<-m.done
+	m.mu.Lock()
+	pages := make([]*residentPage, 0, len(m.resident))
+	for _, p := range m.resident {
+		pages = append(pages, p)
+	}
+	m.mu.Unlock()
+	for _, p := range pages {
+		m.closeResident(ctx, p, "shutdown")
+	}
+	return m.closeHandlers(ctx)
+}
+
+func (m *Manager) closeHandlers(ctx context.Context) error {
+	var errs []error
+	for _, r := range m.routes {
+		if err := r.handler.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultCacheDir is where compiled modules are kept between runs.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "gnrhost", "wasm")
+}
+
+// outboxFor returns the page's push buffer, creating it (and evicting the oldest when
+// there are too many).
+func (m *Manager) outboxFor(pageID string) *outbox {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o, ok := m.outboxes[pageID]; ok {
+		return o
+	}
+	for len(m.outboxes) >= maxOutboxes && len(m.order) > 0 {
+		delete(m.outboxes, m.order[0])
+		m.order = m.order[1:]
+	}
+	o := newOutbox(DefaultOutboxSize)
+	m.outboxes[pageID] = o
+	m.order = append(m.order, pageID)
+	return o
+}
+
+// Pushes returns a page's pushes after seq, whether none were lost, and a channel closed
+// at the next push (for waiting without polling).
+func (m *Manager) Pushes(pageID string, after uint64) ([]Push, bool, <-chan struct{}) {
+	return m.outboxFor(pageID).since(after)
+}
+
+func (m *Manager) dropOutbox(pageID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.outboxes, pageID)
+	// Keep the eviction order from growing with pages that are long gone.
+	if len(m.order) > 2*len(m.outboxes)+1024 {
+		kept := m.order[:0]
+		for _, id := range m.order {
+			if _, ok := m.outboxes[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		m.order = kept
+	}
+}
