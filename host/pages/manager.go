@@ -73,7 +73,13 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.SweepInterval <= 0 {
+		// Sweep often enough to honour the shortest idle TTL within about half of it.
 		cfg.SweepInterval = 5 * time.Second
+		for _, pr := range cfg.Set.Pages {
+			if pr.Lifecycle == "resident" {
+				cfg.SweepInterval = min(cfg.SweepInterval, max(pr.IdleTTL.D()/2, 50*time.Millisecond))
+			}
+		}
 	}
 	m := &Manager{
 		cfg:      cfg,
