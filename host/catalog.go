@@ -2,12 +2,15 @@ package host
 
 import (
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 )
 
 // Catalog is the table of plugin factories this build knows, filled by cmd/gnrhost.
 type Catalog struct {
 	Registries map[string]abi.RegistryFactory
+	// Pages are native page handlers, named by a route's `plugin:`.
+	Pages map[string]pages.HandlerFactory
 }
 
 // IPCBackends this build can run. "local" delivers events inside the one process.
@@ -15,10 +18,13 @@ var IPCBackends = []string{"local"}
 
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {
-	// WASM page modules are always available; native page plugins are not in this build.
+	// WASM page modules are always available; native page handlers come from c.Pages.
 	cat := pluginset.Catalog{"registry": {}, "ipc": {}, "pages": {"wasm": nil}}
 	for name, f := range c.Registries {
 		cat["registry"][name] = f.CheckConfig
+	}
+	for name := range c.Pages {
+		cat["pages"][name] = nil
 	}
 	for _, b := range IPCBackends {
 		cat["ipc"][b] = nil

@@ -34,6 +34,7 @@ type Options struct {
 // Host runs one plugin set.
 type Host struct {
 	set      *pluginset.Set
+	catalog  Catalog
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	registry *pluginmgr.RegistrySlot
@@ -69,7 +70,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{set: set, logger: logger, metrics: metrics.New(), signer: signer}
+	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: metrics.New(), signer: signer}
 	h.registry, err = pluginmgr.StartRegistry(ctx, pluginmgr.RegistryConfig{
 		Factory:    factory,
 		Slot:       set.Registry,
@@ -112,6 +113,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		Identify:     h.ensureConnection,
 		ReadIdentity: h.signer.Read,
 		WriteError:   h.writeError,
+		Native:       h.catalog.Pages,
 	})
 	return err
 }

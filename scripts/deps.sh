@@ -7,7 +7,15 @@ set -euo pipefail
 need_apt=()
 # command -> Debian package
 need() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
-need wat2wasm wabt           # WAT test modules and the WAT examples
+need wat2wasm wabt           # WAT test modules and the WAT examples; wasm-strip
+need clang clang             # C page handlers (wasm32-wasi)
+need wasm-ld lld
+[ -e /usr/include/wasm32-wasi ] || need_apt+=(wasi-libc)
+ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || need_apt+=(libclang-rt-dev-wasm32)
+[ -x /usr/bin/rustc ] || need_apt+=(rustc)   # Debian's rustc: it has the wasm32 std below
+[ -d /usr/lib/rustlib/wasm32-unknown-unknown ] || need_apt+=(libstd-rust-dev-wasm32)
+need node nodejs
+need npm npm
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -19,3 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 go mod download
+
+# AssemblyScript's compiler, pinned by sdk/assemblyscript/package-lock.json.
+if [ -f sdk/assemblyscript/package-lock.json ] && [ ! -d sdk/assemblyscript/node_modules ]; then
+  (cd sdk/assemblyscript && npm ci --no-audit --no-fund --loglevel=error)
+fi

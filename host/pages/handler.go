@@ -2,7 +2,9 @@ package pages
 
 import (
 	"context"
+	"log/slog"
 
+	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/wasm"
 )
 
@@ -16,3 +18,6 @@ type Handler interface {
 }
 
 var _ Handler = (*wasm.Module)(nil)
+
+// HandlerFactory builds a native page handler for a route whose `plugin:` names it.
+type HandlerFactory func(ctx context.Context, route pluginset.PageRoute, logger *slog.Logger) (Handler, error)

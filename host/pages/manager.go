@@ -40,6 +40,8 @@ type Config struct {
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
 	// SweepInterval is how often idle resident pages are looked for (default 5 s).
 	SweepInterval time.Duration
+	// Native are the native page handlers by plugin name.
+	Native map[string]HandlerFactory
 }
 
 type route struct {
@@ -105,7 +107,11 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 
 func (m *Manager) loadHandler(ctx context.Context, pr pluginset.PageRoute) (Handler, error) {
 	if pr.Module == "" {
-		return nil, fmt.Errorf("page plugin %q: native page plugins are not in this build", pr.Plugin)
+		factory, ok := m.cfg.Native[pr.Plugin]
+		if !ok {
+			return nil, fmt.Errorf("page plugin %q is not in this build", pr.Plugin)
+		}
+		return factory(ctx, pr, m.logger.With("route", pr.Route, "plugin", pr.Plugin))
 	}
 	path := pr.Module
 	if !filepath.IsAbs(path) {

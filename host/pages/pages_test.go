@@ -104,8 +104,13 @@ type testHost struct {
 func startHost(t *testing.T, pagesYAML string) *testHost {
 	t.Helper()
 	module := testpeer.WAT(t, "guest", testGuest)
+	return startSet(t, "registry: {plugin: registry-mem}\nwasm: {cache_dir: off}\npages:\n"+strings.ReplaceAll(pagesYAML, "MODULE", module))
+}
+
+// startSet runs a real host for a whole plugin-set text.
+func startSet(t *testing.T, yml string) *testHost {
+	t.Helper()
 	dir := t.TempDir()
-	yml := "registry: {plugin: registry-mem}\nwasm: {cache_dir: off}\npages:\n" + strings.ReplaceAll(pagesYAML, "MODULE", module)
 	path := filepath.Join(dir, "set.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
