@@ -137,27 +137,49 @@ export class JSONArray extends JSONValue {
   push(v: JSONValue): JSONArray { this.items.push(v); return this; }
 }
 
-/** An object; keys keep their insertion order, which is the order they are written in. */
+/** One key/value pair of a JSONObject, linked in insertion order. */
+export class JSONEntry {
+  next: JSONEntry | null = null;
+  constructor(public key: string, public value: JSONValue) {}
+}
+
+/**
+ * An object; keys keep their insertion order, which is the order they are written in.
+ * Iterate with `let e = o.first; while (e !== null) { ...; e = e.next; }`.
+ */
 export class JSONObject extends JSONValue {
-  keys: string[] = new Array<string>();
-  values: JSONValue[] = new Array<JSONValue>();
+  first: JSONEntry | null = null;
+  last: JSONEntry | null = null;
+  size: i32 = 0;
   constructor() { super(JSONKind.Object); }
 
-  get(key: string): JSONValue | null {
-    let i = this.keys.indexOf(key);
-    return i < 0 ? null : this.values[i];
+  entry(key: string): JSONEntry | null {
+    let e = this.first;
+    while (e !== null) {
+      if (e.key == key) return e;
+      e = e.next;
+    }
+    return null;
   }
-  has(key: string): bool { return this.keys.includes(key); }
+  get(key: string): JSONValue | null {
+    let e = this.entry(key);
+    return e === null ? null : e.value;
+  }
+  has(key: string): bool { return this.entry(key) !== null; }
 
   /** Sets key to v: replaces the value in place if the key is there, else appends. */
   set(key: string, v: JSONValue): JSONObject {
-    let i = this.keys.indexOf(key);
-    if (i < 0) {
-      this.keys.push(key);
-      this.values.push(v);
-    } else {
-      this.values[i] = v;
+    let e = this.entry(key);
+    if (e !== null) {
+      e.value = v;
+      return this;
     }
+    let n = new JSONEntry(key, v);
+    let last = this.last;
+    if (last === null) this.first = n;
+    else last.next = n;
+    this.last = n;
+    this.size++;
     return this;
   }
   setString(key: string, s: string): JSONObject { return this.set(key, new JSONString(s)); }
@@ -222,13 +244,14 @@ function escapeUnit(c: i32): string {
     HEX.charAt((c >> 4) & 15) + HEX.charAt(c & 15);
 }
 
-/** How many units at i are written as they are: 1, 2 for a surrogate pair, 0 if s[i] is escaped. */
-function plainLength(s: string, i: i32): i32 {
-  let c = s.charCodeAt(i);
+/** How many units at p[i] are written as they are: 1, 2 for a surrogate pair, 0 if p[i] is escaped. */
+// @ts-ignore: decorator
+@inline function plainLength(p: usize, i: i32, n: i32): i32 {
+  let c = <i32>load<u16>(p + (<usize>i << 1));
   if (c < 0x20 || c == 0x22 || c == 0x5c) return 0;
   if (c < 0xd800 || c > 0xdfff) return 1;
-  if (c <= 0xdbff && i + 1 < s.length) {
-    let d = s.charCodeAt(i + 1);
+  if (c <= 0xdbff && i + 1 < n) {
+    let d = <i32>load<u16>(p + (<usize>i << 1), 2);
     if (d >= 0xdc00 && d <= 0xdfff) return 2;
   }
   return 0; // unpaired surrogate
@@ -246,11 +269,12 @@ function quoteTo(s: string, out: StringBuilder): void {
   let run = 0; // start of the current run of units written as they are
   let i = 0;
   let n = s.length;
+  let p = changetype<usize>(s);
   while (i < n) {
-    let k = plainLength(s, i);
+    let k = plainLength(p, i, n);
     if (k > 0) { i += k; continue; }
     out.addSlice(s, run, i);
-    out.add(escapeUnit(s.charCodeAt(i)));
+    out.add(escapeUnit(<i32>load<u16>(p + (<usize>i << 1))));
     i++;
     run = i;
   }
@@ -283,13 +307,14 @@ function writeValue(v: JSONValue, out: StringBuilder): void {
       break;
     }
     case JSONKind.Object: {
-      let o = changetype<JSONObject>(v);
       out.add("{");
-      for (let i = 0; i < o.keys.length; i++) {
-        if (i > 0) out.add(",");
-        quoteTo(o.keys[i], out);
+      let e = changetype<JSONObject>(v).first;
+      while (e !== null) {
+        quoteTo(e.key, out);
         out.add(":");
-        writeValue(o.values[i], out);
+        writeValue(e.value, out);
+        e = e.next;
+        if (e !== null) out.add(",");
       }
       out.add("}");
       break;
@@ -310,7 +335,18 @@ class Parser {
   pos: i32 = 0;
   depth: i32 = 0;
   failed: bool = false;
-  constructor(public s: string) {}
+  len: i32;
+  base: usize;
+  constructor(public s: string) {
+    this.len = s.length;
+    this.base = changetype<usize>(s);
+  }
+
+  /** this.at(i) for 0 <= i < len, without the call and the bounds check. */
+  // @ts-ignore: decorator
+  @inline at(i: i32): i32 {
+    return <i32>load<u16>(this.base + (<usize>i << 1));
+  }
 
   fail(): JSONValue {
     this.failed = true;
@@ -318,13 +354,12 @@ class Parser {
   }
 
   peek(): i32 {
-    return this.pos < this.s.length ? this.s.charCodeAt(this.pos) : -1;
+    return this.pos < this.len ? this.at(this.pos) : -1;
   }
 
   skipSpace(): void {
-    let s = this.s;
-    while (this.pos < s.length) {
-      let c = s.charCodeAt(this.pos);
+    while (this.pos < this.len) {
+      let c = this.at(this.pos);
       if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
       this.pos++;
     }
@@ -356,8 +391,8 @@ class Parser {
 
   digits(): i32 {
     let start = this.pos;
-    while (this.pos < this.s.length) {
-      let c = this.s.charCodeAt(this.pos);
+    while (this.pos < this.len) {
+      let c = this.at(this.pos);
       if (c < 0x30 || c > 0x39) break;
       this.pos++;
     }
@@ -387,10 +422,10 @@ class Parser {
   }
 
   hex4(): i32 {
-    if (this.pos + 4 > this.s.length) return -1;
+    if (this.pos + 4 > this.len) return -1;
     let v = 0;
     for (let k = 0; k < 4; k++) {
-      let c = this.s.charCodeAt(this.pos + k);
+      let c = this.at(this.pos + k);
       let d: i32;
       if (c >= 0x30 && c <= 0x39) d = c - 0x30;
       else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
@@ -408,8 +443,8 @@ class Parser {
     this.pos++; // opening quote
     let run = this.pos;
     let out: StringBuilder | null = null; // made at the first escape
-    while (this.pos < s.length) {
-      let c = s.charCodeAt(this.pos);
+    while (this.pos < this.len) {
+      let c = this.at(this.pos);
       if (c == 0x22) {
         let end = this.pos;
         this.pos++;

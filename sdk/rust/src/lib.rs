@@ -248,8 +248,8 @@ impl Page {
         read_all("page_info", |b, c| unsafe { sys::page_info(b, c) })
     }
 
-    /// Sets the call's output. The entry points do this with what the handler returns;
-    /// call it yourself only with `sys`-level needs in mind.
+    /// Sets the call's output (calling it again replaces it). The entry points already
+    /// reply with what the [`Handler`] method returns, so you rarely need this.
     pub fn reply(&self, data: &str) -> Result<(), HostError> {
         check("reply", unsafe { sys::reply(data.as_ptr(), data.len()) })
     }
