@@ -20,6 +20,7 @@ import (
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 	"github.com/gnrhost/gnrhost/host/wasm"
+	"github.com/gnrhost/gnrhost/host/ws"
 )
 
 // Options configure a Host.
@@ -42,6 +43,7 @@ type Host struct {
 	signer   *session.Signer
 	engine   *wasm.Engine
 	pages    *pages.Manager
+	ws       *ws.Server
 	handler  http.Handler
 
 	draining atomic.Bool
@@ -87,9 +89,19 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
+	h.ws = ws.New(ws.Config{
+		Settings:     set.WebSocket,
+		Pages:        h.pages,
+		ReadIdentity: h.signer.Read,
+		Logger:       logger,
+		Metrics:      h.metrics,
+	})
 	h.handler = h.routes()
 	return h, nil
 }
+
+// WebSocket is the push endpoint.
+func (h *Host) WebSocket() *ws.Server { return h.ws }
 
 func (h *Host) startPages(ctx context.Context) error {
 	cacheDir := h.set.WASM.CacheDir
@@ -197,6 +209,11 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error
+	// WebSocket connections are hijacked, so Shutdown would not wait for them: tell their
+	// clients to come back (1001) first.
+	if err := h.ws.Close(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("close websockets: %w", err))
+	}
 	if err := srv.Shutdown(drainCtx); err != nil {
 		errs = append(errs, fmt.Errorf("drain in-flight requests: %w", err))
 		_ = srv.Close()
@@ -215,7 +232,12 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close stops executors and plugins without serving (for a host that never served).
-func (h *Host) Close(ctx context.Context) error { return h.closePlugins(ctx) }
+func (h *Host) Close(ctx context.Context) error {
+	if h.ws != nil {
+		_ = h.ws.Close(ctx)
+	}
+	return h.closePlugins(ctx)
+}
 
 func (h *Host) closePlugins(ctx context.Context) error {
 	var errs []error

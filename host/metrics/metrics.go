@@ -24,6 +24,11 @@ type Metrics struct {
 	ExecutorRunning     prometheus.Gauge
 	ExecutorRejected    prometheus.Counter
 	ExecutorTaskSeconds prometheus.Histogram
+	WSConnections       prometheus.Gauge
+	WSMessagesSent      prometheus.Counter
+	WSMessagesReceived  prometheus.Counter
+	WSClosed            *prometheus.CounterVec
+	WSSlowConsumers     prometheus.Counter
 }
 
 // New builds the series on a fresh registry, with the Go and process collectors.
@@ -78,6 +83,26 @@ func New() *Metrics {
 			Help:    "Run time of executor tasks.",
 			Buckets: prometheus.DefBuckets,
 		}),
+		WSConnections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gnrhost_ws_connections",
+			Help: "Open WebSocket connections.",
+		}),
+		WSMessagesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_ws_messages_sent_total",
+			Help: "WebSocket messages written to clients (pushes, results, control).",
+		}),
+		WSMessagesReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_ws_messages_received_total",
+			Help: "WebSocket data messages read from clients.",
+		}),
+		WSClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_ws_closed_total",
+			Help: "WebSocket connections closed, by close code.",
+		}, []string{"code"}),
+		WSSlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_ws_slow_consumers_total",
+			Help: "WebSocket connections closed because their client could not keep up.",
+		}),
 	}
 	r.MustRegister(
 		collectors.NewGoCollector(),
@@ -86,6 +111,7 @@ func New() *Metrics {
 		m.PluginUp, m.PluginRestarts,
 		m.RegistryOpDuration, m.RegistryOpErrors,
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
+		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
 	)
 	return m
 }

@@ -150,7 +150,7 @@ func (m *Manager) serveRPC(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "page_id must be a 22-character page id")
 		return
 	}
-	if !methodRE.MatchString(req.Method) {
+	if !ValidMethod(req.Method) {
 		badRequest(w, "method must be 1-64 characters: letters, digits, '_' and '.'")
 		return
 	}
@@ -314,4 +314,30 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// ValidMethod reports whether name is an acceptable RPC method name.
+func ValidMethod(name string) bool { return methodRE.MatchString(name) }
+
+// ErrorCode turns a failed call into the code and message a client sees (WebSocket
+// error frames use it; HTTP uses status codes instead).
+func ErrorCode(err error) (code, message string) {
+	var ce *wasm.CallError
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "forbidden", err.Error()
+	case errors.Is(err, ErrPageNotFound):
+		return "page_not_found", "page not found; it may have expired: reload"
+	case errors.As(err, &ce):
+		switch ce.Kind {
+		case wasm.KindTimeout:
+			return "timeout", fmt.Sprintf("page handler %s: %s", ce.Entry, ce.Kind)
+		case wasm.KindBusy, wasm.KindClosed, wasm.KindUnavailable:
+			return "unavailable", fmt.Sprintf("page handler %s: %s", ce.Entry, ce.Kind)
+		}
+		return "handler_failed", fmt.Sprintf("page handler %s: %s", ce.Entry, ce.Kind)
+	case errors.Is(err, abi.ErrUnavailable):
+		return "unavailable", "a backend is unavailable; retry shortly"
+	}
+	return "internal", "internal error"
 }

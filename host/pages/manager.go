@@ -203,7 +203,7 @@ func (m *Manager) Pushes(pageID string, after uint64) ([]Push, bool, <-chan stru
 
 func (m *Manager) dropOutbox(pageID string) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	box := m.outboxes[pageID]
 	delete(m.outboxes, pageID)
 	// Keep the eviction order from growing with pages that are long gone.
 	if len(m.order) > 2*len(m.outboxes)+1024 {
@@ -214,5 +214,9 @@ func (m *Manager) dropOutbox(pageID string) {
 			}
 		}
 		m.order = kept
+	}
+	m.mu.Unlock()
+	if box != nil {
+		box.shut() // tells the page's WebSocket connections
 	}
 }

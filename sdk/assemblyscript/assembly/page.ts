@@ -103,56 +103,35 @@ const SCRATCH_KEEP = 65536; // larger buffers are used once and dropped
 
 let scratch = new ArrayBuffer(SCRATCH_SIZE);
 
-const SRC_INPUT = 0;
-const SRC_METHOD = 1;
-const SRC_PAGE_INFO = 2;
-const SRC_STORE_KEYS = 3;
-const SRC_STORE = 4;
-const SRC_USER = 5;
-const SRC_GLOBAL = 6;
+// One adapter per reading host function, so that a module imports only those it uses.
+type Source = (keyPtr: usize, keyLen: i32, buf: usize, cap: i32) => i32;
 
-function srcName(src: i32): string {
-  switch (src) {
-    case SRC_INPUT: return "input";
-    case SRC_METHOD: return "method";
-    case SRC_PAGE_INFO: return "page_info";
-    case SRC_STORE_KEYS: return "store_keys";
-    case SRC_STORE: return "store_get";
-    case SRC_USER: return "user_get";
-  }
-  return "global_get";
-}
+function srcInput(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.input(buf, cap); }
+function srcMethod(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.method(buf, cap); }
+function srcPageInfo(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.page_info(buf, cap); }
+function srcStoreKeys(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.store_keys(buf, cap); }
+function srcStore(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.store_get(kp, kl, buf, cap); }
+function srcUser(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.user_get(kp, kl, buf, cap); }
+function srcGlobal(kp: usize, kl: i32, buf: usize, cap: i32): i32 { return host.global_get(kp, kl, buf, cap); }
 
-function callSource(src: i32, key: ArrayBuffer | null, buf: usize, cap: i32): i32 {
+/** The (buf, cap) -> n loop. null for NOT_FOUND; any other error fails the call (trap). */
+function read(src: Source, name: string, key: ArrayBuffer | null): string | null {
   let kp: usize = 0;
   let kl = 0;
   if (key !== null) {
     kp = changetype<usize>(key);
     kl = key.byteLength;
   }
-  switch (src) {
-    case SRC_INPUT: return host.input(buf, cap);
-    case SRC_METHOD: return host.method(buf, cap);
-    case SRC_PAGE_INFO: return host.page_info(buf, cap);
-    case SRC_STORE_KEYS: return host.store_keys(buf, cap);
-    case SRC_STORE: return host.store_get(kp, kl, buf, cap);
-    case SRC_USER: return host.user_get(kp, kl, buf, cap);
-  }
-  return host.global_get(kp, kl, buf, cap);
-}
-
-/** The (buf, cap) -> n loop. null for NOT_FOUND; any other error fails the call (trap). */
-function read(src: i32, key: ArrayBuffer | null): string | null {
   let buf = scratch;
-  let n = callSource(src, key, changetype<usize>(buf), buf.byteLength);
+  let n = src(kp, kl, changetype<usize>(buf), buf.byteLength);
   while (n > buf.byteLength) {
     buf = new ArrayBuffer(n);
     if (n <= SCRATCH_KEEP) scratch = buf;
-    n = callSource(src, key, changetype<usize>(buf), buf.byteLength);
+    n = src(kp, kl, changetype<usize>(buf), buf.byteLength);
   }
   if (n == ERR_NOT_FOUND) return null;
   if (n < 0) {
-    throw new Error("gnr." + srcName(src) + " failed: " + errorName(n)); // logged, then traps
+    throw new Error("gnr." + name + " failed: " + errorName(n)); // logged by gnrAbort, then traps
   }
   return String.UTF8.decodeUnsafe(changetype<usize>(buf), <usize>n);
 }
@@ -163,7 +142,7 @@ function utf8(s: string): ArrayBuffer {
 
 /** The call's input JSON text (section 6 of the ABI). */
 export function input(): string {
-  let s = read(SRC_INPUT, null);
+  let s = read(srcInput, "input", null);
   return s === null ? "" : s;
 }
 
@@ -179,13 +158,13 @@ export function inputObject(): JSONObject {
 
 /** The RPC method name ("" outside gnr_page_rpc). */
 export function method(): string {
-  let s = read(SRC_METHOD, null);
+  let s = read(srcMethod, "method", null);
   return s === null ? "" : s;
 }
 
 /** {"page_id","connection_id","user","route","lifecycle"} as JSON text. */
 export function pageInfo(): string {
-  let s = read(SRC_PAGE_INFO, null);
+  let s = read(srcPageInfo, "page_info", null);
   return s === null ? "{}" : s;
 }
 
@@ -208,13 +187,13 @@ export function logError(msg: string): void { log(LOG_ERROR, msg); }
 
 // ---- stores: values are JSON text; getters return null when the key is unset ----
 
-export function storeGet(key: string): string | null { return read(SRC_STORE, utf8(key)); }
-export function userGet(key: string): string | null { return read(SRC_USER, utf8(key)); }
-export function globalGet(key: string): string | null { return read(SRC_GLOBAL, utf8(key)); }
+export function storeGet(key: string): string | null { return read(srcStore, "store_get", utf8(key)); }
+export function userGet(key: string): string | null { return read(srcUser, "user_get", utf8(key)); }
+export function globalGet(key: string): string | null { return read(srcGlobal, "global_get", utf8(key)); }
 
 /** The page store's keys, sorted, as a JSON array text. */
 export function storeKeys(): string {
-  let s = read(SRC_STORE_KEYS, null);
+  let s = read(srcStoreKeys, "store_keys", null);
   return s === null ? "[]" : s;
 }
 

@@ -44,10 +44,10 @@ function counts(count: i64, total: i64): Result {
 
 function rpc(): Result {
   let m = method();
+  if (m != "get" && m != "increment") return new GnrError("unknown_method", "unknown method: " + m);
   let count = asInt(storeGetJSON("count"));
   let total = asInt(userGetJSON("total"));
   if (m == "get") return counts(count, total);
-  if (m != "increment") return new GnrError("unknown_method", "unknown method: " + m);
   count++;
   total++;
   let rc = storeSet("count", count.toString());

@@ -1,0 +1,15 @@
+// Package ws is the host's WebSocket endpoint (gobwas/ws): a page connects with its page
+// id and its connection cookie, receives the page's pushes in order, and can make RPCs
+// that reach the same handler entry as HTTP RPCs.
+//
+// Design points (docs/websocket.md has the protocol):
+//   - An idle connection costs one goroutine blocked in a read and no buffers: the
+//     upgrade is zero-copy and frames are read without a bufio.Reader. Pushes are not
+//     copied per connection either: they stay in the page's push buffer (package pages)
+//     and a connection only remembers the last sequence number it sent.
+//   - Writing happens in a goroutine that exists only while a connection has pushes to
+//     send, so a client whose socket is full blocks nobody else; a client that falls more
+//     than its queue limits behind is closed with CloseSlowConsumer.
+//   - Frames are checked as RFC 6455 requires (masking, reserved bits, control frame
+//     sizes, fragmentation, UTF-8, close codes) and answered with the right close code.
+package ws
