@@ -95,6 +95,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		ReadIdentity: h.signer.Read,
 		Logger:       logger,
 		Metrics:      h.metrics,
+		WriteTimeout: set.WebSocket.WriteTimeout.D(),
 	})
 	h.handler = h.routes()
 	return h, nil
@@ -126,6 +127,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		ReadIdentity: h.signer.Read,
 		WriteError:   h.writeError,
 		Native:       h.catalog.Pages,
+		Metrics:      h.metrics,
 	})
 	return err
 }

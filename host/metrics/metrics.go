@@ -29,6 +29,8 @@ type Metrics struct {
 	WSMessagesReceived  prometheus.Counter
 	WSClosed            *prometheus.CounterVec
 	WSSlowConsumers     prometheus.Counter
+	EventDeliveries     prometheus.Counter
+	EventsDropped       prometheus.Counter
 }
 
 // New builds the series on a fresh registry, with the Go and process collectors.
@@ -99,6 +101,14 @@ func New() *Metrics {
 			Name: "gnrhost_ws_closed_total",
 			Help: "WebSocket connections closed, by close code.",
 		}, []string{"code"}),
+		EventDeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_dbevent_deliveries_total",
+			Help: "Dbevents delivered to a page's event entry.",
+		}),
+		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_dbevent_deliveries_dropped_total",
+			Help: "Dbevent deliveries dropped because their page's delivery queue was full.",
+		}),
 		WSSlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gnrhost_ws_slow_consumers_total",
 			Help: "WebSocket connections closed because their client could not keep up.",
@@ -112,6 +122,7 @@ func New() *Metrics {
 		m.RegistryOpDuration, m.RegistryOpErrors,
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
+		m.EventDeliveries, m.EventsDropped,
 	)
 	return m
 }

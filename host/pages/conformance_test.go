@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,19 +114,26 @@ func (h *testHost) waitPush(t *testing.T, page string, seq uint64) string {
 func TestConformance(t *testing.T) {
 	root := testpeer.ModuleRoot(t)
 	cache := t.TempDir()
-	for _, lang := range languages {
+	// goplugin: the Go examples as native page plugins (abi/pagerpc), built here.
+	for _, lang := range append(slices.Clip(languages), "goplugin") {
 		for _, lifecycle := range []string{"ephemeral", "resident"} {
 			t.Run(lang+"/"+lifecycle, func(t *testing.T) {
+				kind := "module"
 				counter := filepath.Join(root, "examples/pages/counter", lang, "counter.wasm")
 				todo := filepath.Join(root, "examples/pages/todo", lang, "todo.wasm")
+				if lang == "goplugin" {
+					kind = "plugin"
+					counter = testpeer.GoBuild(t, "examples/pages/counter/goplugin")
+					todo = testpeer.GoBuild(t, "examples/pages/todo/goplugin")
+				}
 				for _, f := range []string{counter, todo} {
 					if _, err := os.Stat(f); err != nil {
 						t.Fatalf("build missing: %v (run scripts/build-wasm.sh)", err)
 					}
 				}
 				h := startSet(t, fmt.Sprintf("registry: {plugin: registry-mem}\nwasm: {cache_dir: %q}\npages:\n"+
-					"  - {route: /counter, module: %q, lifecycle: %s}\n  - {route: /todo, module: %q, lifecycle: %s}\n",
-					cache, counter, lifecycle, todo, lifecycle))
+					"  - {route: /counter, %[2]s: %[3]q, lifecycle: %[4]s}\n  - {route: /todo, %[2]s: %[5]q, lifecycle: %[4]s}\n",
+					cache, kind, counter, lifecycle, todo))
 				counterScenario(t, h)
 				todoScenario(t, h)
 			})

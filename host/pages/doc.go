@@ -11,4 +11,8 @@
 // writes, pushes, publishes and subscription changes and this package applies them.
 // Publishes become dbevents through the registry's NotifyDbEvents; every subscribed page
 // this host can run gets its event entry, on the executor pool.
+//
+// A route's handler is a WASM module (host/wasm) or a native page plugin: a factory from
+// the host's catalog, or an executable run as a go-plugin child process (plugin.go,
+// abi/pagerpc) whose results are checked against the same ABI limits as a module's.
 package pages

@@ -54,18 +54,25 @@ func (m *Manager) Notify(ctx context.Context, events []abi.DbEvent, origin, reas
 	return notices, nil
 }
 
+// deliverEvent queues a dbevent for a page; the page's dispatcher shard runs it.
 func (m *Manager) deliverEvent(pageID string, input []byte) {
-	err := m.cfg.Executors.Go(context.Background(), func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, eventTimeout)
-		defer cancel()
-		_, err := m.callPage(ctx, pageID, invocation{entry: wasm.EntryEvent, input: input})
-		if err != nil && !errors.Is(err, ErrPageNotFound) {
-			m.logger.Warn("dbevent delivery failed", "page_id", pageID, "err", err)
+	if !m.events.send(delivery{pageID: pageID, input: input}) {
+		if met := m.cfg.Metrics; met != nil {
+			met.EventsDropped.Inc()
 		}
-		return err
-	})
-	if err != nil {
-		m.logger.Warn("dbevent dropped: executor queue full", "page_id", pageID, "err", err)
+		m.logger.Warn("dbevent dropped: the page's delivery queue is full", "page_id", pageID)
+	}
+}
+
+func (m *Manager) runEvent(d delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	_, err := m.callPage(ctx, d.pageID, invocation{entry: wasm.EntryEvent, input: d.input})
+	if err != nil && !errors.Is(err, ErrPageNotFound) {
+		m.logger.Warn("dbevent delivery failed", "page_id", d.pageID, "err", err)
+	}
+	if met := m.cfg.Metrics; met != nil {
+		met.EventDeliveries.Inc()
 	}
 }
 

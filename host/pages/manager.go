@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 	"github.com/gnrhost/gnrhost/host/wasm"
@@ -42,6 +44,10 @@ type Config struct {
 	SweepInterval time.Duration
 	// Native are the native page handlers by plugin name.
 	Native map[string]HandlerFactory
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	// EventWorkers run dbevent deliveries (default: the set's executor workers).
+	EventWorkers int
 }
 
 type route struct {
@@ -63,6 +69,7 @@ type Manager struct {
 	order    []string // outbox creation order, for eviction
 
 	stripes [256]sync.Mutex
+	events  *dispatcher
 
 	stop chan struct{}
 	done chan struct{}
@@ -93,9 +100,15 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	workers := cfg.EventWorkers
+	if workers <= 0 {
+		workers = cfg.Set.Executors.Workers
+	}
+	m.events = newDispatcher(workers, m.runEvent)
 	for _, pr := range cfg.Set.Pages {
 		h, err := m.loadHandler(ctx, pr)
 		if err != nil {
+			m.events.close()
 			m.closeHandlers(context.Background())
 			return nil, fmt.Errorf("page route %s: %w", pr.Route, err)
 		}
@@ -108,23 +121,32 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 func (m *Manager) loadHandler(ctx context.Context, pr pluginset.PageRoute) (Handler, error) {
 	if pr.Module == "" {
 		factory, ok := m.cfg.Native[pr.Plugin]
+		if strings.Contains(pr.Plugin, "/") {
+			// A path, not a catalog name: a page plugin executable (pluginset checks it).
+			factory, ok = PluginHandlerFactory(m.setRelative(pr.Plugin)), true
+		}
 		if !ok {
 			return nil, fmt.Errorf("page plugin %q is not in this build", pr.Plugin)
 		}
 		return factory(ctx, pr, m.logger.With("route", pr.Route, "plugin", pr.Plugin))
 	}
-	path := pr.Module
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(m.cfg.Set.Path), path)
-	}
 	return m.cfg.Engine.Load(ctx, wasm.Config{
-		Path:        path,
+		Path:        m.setRelative(pr.Module),
 		Name:        pr.Module,
 		MemoryLimit: pr.MemoryLimitMB << 20,
 		Timeout:     pr.Timeout.D(),
 		Instances:   pr.Instances,
 		Logger:      m.logger.With("route", pr.Route),
 	})
+}
+
+// setRelative resolves a path of the set file (a module, a plugin executable) against
+// the set file's directory.
+func (m *Manager) setRelative(path string) string {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(m.cfg.Set.Path), path)
+	}
+	return path
 }
 
 // Routes lists the page routes.
@@ -146,6 +168,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	close(m.stop)
 	<-m.done
+	m.events.close()
 	m.mu.Lock()
 	pages := make([]*residentPage, 0, len(m.resident))
 	for _, p := range m.resident {

@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/gnrhost/gnrhost/abi"
@@ -31,7 +27,7 @@ const StartTimeout = 10 * time.Second
 type processBackend struct {
 	client *plugin.Client
 	reg    abi.Registry
-	bridge *logBridge
+	flush  func() // emits the child's last stderr line
 	pid    int
 }
 
@@ -39,33 +35,18 @@ type processBackend struct {
 // only when the plugin answered a Ping, so a plugin that starts but cannot serve fails here.
 func startProcess(ctx context.Context, exe string, slot *pluginset.PluginSlot, logger *slog.Logger) (*processBackend, error) {
 	name := slot.Plugin
-	cmd := exec.Command(exe, "plugin", name)
-	cmd.Env = append(os.Environ(),
-		EnvPluginConfig+"="+string(slot.Config),
-		EnvParentPID+"="+strconv.Itoa(os.Getpid()),
-	)
+	env := []string{EnvPluginConfig + "=" + string(slot.Config)}
 	if slot.MaxProcs > 0 {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(slot.MaxProcs))
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(slot.MaxProcs))
 	}
-	// The kernel kills the child when the host dies, even by SIGKILL; the child also
-	// watches its parent in case the forking thread is gone (PDEATHSIG is per thread).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: false}
-
-	bridge := newLogBridge(logger)
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  registryrpc.Handshake,
-		VersionedPlugins: registryrpc.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		StartTimeout:     StartTimeout,
-		// The bridge parses the child's stderr itself (go-plugin splits lines over 64 KB);
-		// an Off logger keeps go-plugin from logging every line a second time.
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
-		Stderr: bridge,
+	client, flush := NewChildClient(ChildCommand(exe, []string{"plugin", name}, env...), ChildSpec{
+		Handshake: registryrpc.Handshake,
+		Plugins:   registryrpc.VersionedPlugins(nil),
+		Logger:    logger,
 	})
 	fail := func(err error) (*processBackend, error) {
 		client.Kill()
-		bridge.Flush()
+		flush()
 		return nil, err
 	}
 	rpcClient, err := client.Client()
@@ -87,7 +68,7 @@ func startProcess(ctx context.Context, exe string, slot *pluginset.PluginSlot, l
 	if rc := client.ReattachConfig(); rc != nil {
 		pid = rc.Pid
 	}
-	return &processBackend{client: client, reg: reg, bridge: bridge, pid: pid}, nil
+	return &processBackend{client: client, reg: reg, flush: flush, pid: pid}, nil
 }
 
 func (p *processBackend) exited() bool { return p.client.Exited() }
@@ -96,5 +77,5 @@ func (p *processBackend) exited() bool { return p.client.Exited() }
 func (p *processBackend) stop() {
 	_ = p.reg.Close()
 	p.client.Kill()
-	p.bridge.Flush()
+	p.flush()
 }

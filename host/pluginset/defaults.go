@@ -26,6 +26,7 @@ const (
 	DefaultWSQueueBytes      = 1 << 20
 	DefaultWSPingInterval    = 25 * time.Second
 	DefaultWSIdleTimeout     = 120 * time.Second
+	DefaultWSWriteTimeout    = 10 * time.Second
 	DefaultLifecycle         = "ephemeral"
 	DefaultSessionCookie     = "gnrhost_conn"
 	DefaultPageMemoryMB      = 64
@@ -89,6 +90,7 @@ func applyDefaults(s *Set) {
 	orInt(&ws.QueueBytes, DefaultWSQueueBytes)
 	orDuration(&ws.PingInterval, DefaultWSPingInterval)
 	orDuration(&ws.IdleTimeout, DefaultWSIdleTimeout)
+	orDuration(&ws.WriteTimeout, DefaultWSWriteTimeout)
 	orInt(&s.Executors.Workers, DefaultExecutorWorkers)
 	orInt(&s.Executors.Queue, DefaultExecutorQueue)
 	orDuration(&s.Health.Interval, DefaultHealthInterval)

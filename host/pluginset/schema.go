@@ -128,6 +128,7 @@ type WebSocket struct {
 	QueueBytes      int      `yaml:"queue_bytes"`
 	PingInterval    Duration `yaml:"ping_interval"`
 	IdleTimeout     Duration `yaml:"idle_timeout"`
+	WriteTimeout    Duration `yaml:"write_timeout"`
 }
 
 // Executors size the bounded pool for blocking work.

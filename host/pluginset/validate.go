@@ -92,6 +92,13 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 			if _, err := os.Stat(path); err != nil {
 				p.add(at(key+".module"), key+".module", "cannot read module: %v", err)
 			}
+		case strings.Contains(pr.Plugin, "/"):
+			// A path, not a catalog name: a page plugin executable, run by the host.
+			path := pr.Plugin
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(s.Path), path)
+			}
+			checkExecutable(p, at(key+".plugin"), key+".plugin", path)
 		default:
 			if _, ok := catalog["pages"][pr.Plugin]; !ok || pr.Plugin == "wasm" {
 				p.add(at(key+".plugin"), key+".plugin", "unknown page plugin %q; expected one of: %s", pr.Plugin, catalog.names("pages"))
@@ -103,6 +110,19 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
 			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
 		}
+	}
+}
+
+// checkExecutable: a page plugin path must name a regular file someone may execute.
+func checkExecutable(p *problemList, pos Position, key, path string) {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		p.add(pos, key, "cannot read page plugin executable: %v", err)
+	case !st.Mode().IsRegular():
+		p.add(pos, key, "page plugin %s is not a regular file (%s)", path, st.Mode().Type())
+	case st.Mode().Perm()&0o111 == 0:
+		p.add(pos, key, "page plugin %s is not executable (mode %s)", path, st.Mode().Perm())
 	}
 }
 

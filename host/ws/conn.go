@@ -219,7 +219,11 @@ func (c *conn) readLoop(ctx context.Context) {
 			}
 			return
 		}
-		if err := ws.CheckHeader(h, ws.StateServerSide); err != nil {
+		state := ws.StateServerSide
+		if fragmented {
+			state = state.Set(ws.StateFragmented)
+		}
+		if err := ws.CheckHeader(h, state); err != nil {
 			c.closeWith(CloseProtocol, err.Error())
 			return
 		}

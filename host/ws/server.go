@@ -210,3 +210,18 @@ func (s *Server) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Disconnect cuts every socket without a close frame, as a network failure would; clients
+// reconnect and resume. Tests use it to check resume end to end.
+func (s *Server) Disconnect() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closed.Store(true)
+		_ = c.nc.Close()
+	}
+}

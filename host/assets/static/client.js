@@ -26,6 +26,7 @@
   var pending = {}; // rpc id -> {resolve, reject}
   var backoff = 250;
   var stopped = false;
+  var stats = { connects: 0, resumes: 0 };
 
   function status(s) {
     statusHandlers.forEach(function (fn) {
@@ -68,6 +69,8 @@
         case "hello":
           if (epoch && msg.epoch !== epoch) { reload("new push epoch"); return; }
           epoch = msg.epoch;
+          stats.connects++;
+          if (msg.resumed) stats.resumes++;
           open = true;
           backoff = 250;
           status("open");
@@ -153,6 +156,7 @@
     onStatus: function (fn) { statusHandlers.push(fn); },
     get connected() { return open; },
     get lastSeq() { return lastSeq; },
+    stats: stats,
   };
   connect();
 })();

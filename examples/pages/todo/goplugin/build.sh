@@ -1,0 +1,6 @@
+#!/bin/sh
+# Builds todo-plugin next to this script: the todo page as a native page plugin (a
+# go-plugin child process, not WebAssembly). The binary is not committed (.gitignore).
+set -e
+cd "$(dirname "$0")"
+go build -o todo-plugin .
