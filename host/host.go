@@ -47,6 +47,8 @@ type Host struct {
 	handler  http.Handler
 
 	draining atomic.Bool
+	// eventsToken guards POST /_gnr/dbevents; empty turns the endpoint off.
+	eventsToken string
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -73,6 +75,12 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: metrics.New(), signer: signer}
+	if env := set.Events.TokenEnv; env != "" {
+		h.eventsToken = os.Getenv(env)
+		if len(h.eventsToken) < 16 {
+			return nil, fmt.Errorf("host: events.token_env: variable %s must hold a token of at least 16 characters", env)
+		}
+	}
 	h.registry, err = pluginmgr.StartRegistry(ctx, pluginmgr.RegistryConfig{
 		Factory:    factory,
 		Slot:       set.Registry,

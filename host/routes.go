@@ -39,6 +39,7 @@ func (h *Host) routes() http.Handler {
 	r.Get("/_gnr/client.js", h.instrument(kindGnr, static.ServeHTTP))
 	r.Get("/_gnr/examples/*", h.instrument(kindGnr, static.ServeHTTP))
 	h.pages.Mount(r, h.instrument)
+	r.Post("/_gnr/dbevents", h.instrument(kindGnr, h.postDbEvents))
 	// Not instrumented: a WebSocket request lasts as long as its connection.
 	r.Get(h.set.WebSocket.Path, h.ws.ServeHTTP)
 	return r

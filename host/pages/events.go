@@ -41,7 +41,7 @@ func (m *Manager) publish(ctx context.Context, origin string, pubs []wasm.Publis
 // datachanges, and every such page this host can run gets its event entry (on the
 // executor pool, after this returns). It returns the registry's notices.
 func (m *Manager) Notify(ctx context.Context, events []abi.DbEvent, origin, reason string) ([]abi.DbEventNotice, error) {
-	notices, err := m.cfg.Registry.NotifyDbEvents(ctx, events, origin, reason)
+	notices, err := m.cfg.Registry.NotifyDbEvents(ctx, events, origin, m.reasonPrefix+reason)
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,12 @@ type Manager struct {
 	stripes [256]sync.Mutex
 	events  *dispatcher
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	watchDone chan struct{}
+	// reasonPrefix marks dbevent reasons this host sent, so its registry watcher skips
+	// its own notices.
+	reasonPrefix string
 }
 
 // New loads every route's handler; a module that is refused fails the whole set, naming
@@ -91,15 +95,17 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		}
 	}
 	m := &Manager{
-		cfg:      cfg,
-		logger:   cfg.Logger,
-		routes:   map[string]*route{},
-		resident: map[string]*residentPage{},
-		byConn:   map[string]map[string]*residentPage{},
-		outboxes: map[string]*outbox{},
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		logger:    cfg.Logger,
+		routes:    map[string]*route{},
+		resident:  map[string]*residentPage{},
+		byConn:    map[string]map[string]*residentPage{},
+		outboxes:  map[string]*outbox{},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		watchDone: make(chan struct{}),
 	}
+	m.reasonPrefix = "gnrhost:" + session.NewID()[:8] + ":"
 	workers := cfg.EventWorkers
 	if workers <= 0 {
 		workers = cfg.Set.Executors.Workers
@@ -115,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		m.routes[pr.Route] = &route{cfg: pr, handler: h, resident: pr.Lifecycle == "resident"}
 	}
 	go m.sweep()
+	go m.watchRegistry()
 	return m, nil
 }
 
@@ -168,6 +175,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	close(m.stop)
 	<-m.done
+	<-m.watchDone
 	m.events.close()
 	m.mu.Lock()
 	pages := make([]*residentPage, 0, len(m.resident))

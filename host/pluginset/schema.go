@@ -35,6 +35,14 @@ type Set struct {
 	Metrics   MetricsSettings `yaml:"metrics"`
 	Session   Session         `yaml:"session"`
 	WASM      WASMSettings    `yaml:"wasm"`
+	Events    EventsSettings  `yaml:"events"`
+}
+
+// EventsSettings for dbevents sent from outside the host (the legacy app, scripts).
+type EventsSettings struct {
+	// TokenEnv names the environment variable holding the bearer token that
+	// POST /_gnr/dbevents requires; without it the endpoint is off.
+	TokenEnv string `yaml:"token_env"`
 }
 
 // WASMSettings for the page module runtime.

@@ -614,3 +614,63 @@ func TestPageCloseTellsClientToReload(t *testing.T) {
 		t.Fatalf("close code: %v", err)
 	}
 }
+
+// Dbevents from outside the host reach subscribed pages' sockets: through the
+// authenticated POST endpoint, and through the registry's notify path (what the legacy
+// site does via gnrdaemon).
+func TestExternalDbEvents(t *testing.T) {
+	t.Setenv("TEST_EVENTS_TOKEN", "0123456789abcdef-token")
+	h := startHost(t, "events: {token_env: TEST_EVENTS_TOKEN}\n")
+	b := h.browser(t)
+	conn := b.mustDial(b.open("/e"), "")
+	mustRead(t, conn)
+
+	post := func(token, body string) int {
+		req, _ := http.NewRequest("POST", h.srv.URL+"/_gnr/dbevents", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	good := `{"events":[{"table":"t.x","action":"U","pkey":"42"}],"reason":"legacy save"}`
+	if code := post("", good); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if code := post("wrong-token-wrong-token", good); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	for _, bad := range []string{`{"events":[]}`, `{"events":[{"table":"nodot"}]}`, `{"events":[{"table":"t.x"}],"extra":1}`, `not json`} {
+		if code := post("0123456789abcdef-token", bad); code != 400 {
+			t.Fatalf("bad body %s: %d", bad, code)
+		}
+	}
+	if code := post("0123456789abcdef-token", good); code != 200 {
+		t.Fatalf("good post: %d", code)
+	}
+	if p := mustRead(t, conn); p.Type != "push" || !strings.Contains(string(p.Data), `"pkey":"42"`) {
+		t.Fatalf("push after POST: %+v", p)
+	}
+	// Someone else notifies through the registry directly.
+	if _, err := h.Registry().NotifyDbEvents(context.Background(), []abi.DbEvent{{Table: "t.x", Action: "D", PKey: "7"}}, "", "legacy"); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustRead(t, conn); p.Type != "push" || !strings.Contains(string(p.Data), `"pkey":"7"`) {
+		t.Fatalf("push after registry notify: %+v", p)
+	}
+	// The host's own notices are not delivered twice.
+	if code := post("0123456789abcdef-token", `{"events":[{"table":"t.x","action":"U","pkey":"once"}]}`); code != 200 {
+		t.Fatal(code)
+	}
+	if p := mustRead(t, conn); !strings.Contains(string(p.Data), `"pkey":"once"`) {
+		t.Fatalf("push %+v", p)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if data, err := readText(conn); err == nil {
+		t.Fatalf("duplicate delivery: %s", data)
+	}
+}
