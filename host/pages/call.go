@@ -222,12 +222,16 @@ func (m *Manager) finish(ctx context.Context, ref pageRef, inv invocation, res *
 			}
 		}
 	}
-	kind := abi.RefreshRPC
-	if inv.entry != wasm.EntryRPC {
-		kind = abi.RefreshPing
-	}
-	if err := m.cfg.Registry.Touch(ctx, itemRef, kind); err != nil && !isNotFound(err) {
-		return nil, err
+	// Only the client's own requests keep a page alive; an event is not client activity
+	// (and a touch per page per event would double a fan-out's registry traffic).
+	if inv.entry == wasm.EntryRPC || inv.entry == wasm.EntryLoad {
+		kind := abi.RefreshRPC
+		if inv.entry == wasm.EntryLoad {
+			kind = abi.RefreshUser
+		}
+		if err := m.cfg.Registry.Touch(ctx, itemRef, kind); err != nil && !isNotFound(err) {
+			return nil, err
+		}
 	}
 	if inv.entry == wasm.EntryRPC {
 		pending, err := m.cfg.Registry.Datachanges(ctx, itemRef, true)

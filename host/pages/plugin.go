@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,7 +101,7 @@ func startPlugin(ctx context.Context, exe string, route pluginset.PageRoute, log
 		flush:    flush,
 		page:     page,
 		features: want & wasmabi.HostFeatures,
-		timeout:  route.Timeout.D(),
+		timeout:  cmp.Or(route.Timeout.D(), pluginset.DefaultPageTimeout),
 		slots:    make(chan struct{}, max(route.Instances, 1)),
 		logger:   logger,
 		done:     make(chan struct{}),
@@ -130,6 +131,9 @@ func (h *pluginHandler) Call(ctx context.Context, call *wasm.Call) (*wasm.Result
 	fail := func(kind wasm.ErrorKind, err error) (*wasm.Result, error) {
 		return nil, &wasm.CallError{Kind: kind, Module: h.name, Entry: call.Entry, Err: err}
 	}
+	if h.isClosed() {
+		return fail(wasm.KindClosed, errPluginClosed)
+	}
 	if h.client.Exited() {
 		// Checked before anything else so a dead plugin costs a request nothing but 503.
 		h.logExit()
@@ -144,6 +148,7 @@ func (h *pluginHandler) Call(ctx context.Context, call *wasm.Call) (*wasm.Result
 		return fail(wasm.KindBusy, fmt.Errorf("no call slot freed up: %w", ctx.Err()))
 	}
 	if h.isClosed() {
+		// Close began while this call waited for its slot.
 		return fail(wasm.KindClosed, errPluginClosed)
 	}
 	pc, err := pageCall(call)

@@ -201,7 +201,7 @@ func TestPluginHandler(t *testing.T) {
 	}
 	waitDead(t, pid)
 	_, err = h.Call(t.Context(), &wasm.Call{Entry: wasm.EntryRPC, Method: "get", Input: []byte("{}"), Host: fakeHost{}})
-	if !errors.As(err, &ce) || (ce.Kind != wasm.KindClosed && ce.Kind != wasm.KindUnavailable) {
+	if !errors.As(err, &ce) || ce.Kind != wasm.KindClosed {
 		t.Fatalf("call after close: %v, want closed", err)
 	}
 }

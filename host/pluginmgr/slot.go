@@ -158,9 +158,11 @@ func (s *RegistrySlot) supervise(ctx context.Context) {
 		if time.Since(upSince) > maxBackoff {
 			backoff = initial
 		}
+		// Down first, then stop: nobody may see the old process gone while the state
+		// still says up.
 		s.current.Store(nil)
-		s.stopProcess()
 		s.setState(StateDown, reason)
+		s.stopProcess()
 		s.logger.Error("plugin down; restarting", "reason", reason, "backoff", backoff)
 		for {
 			select {

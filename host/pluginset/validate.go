@@ -106,7 +106,7 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 		}
 		checkRange(p, at, key+".memory_limit_mb", pr.MemoryLimitMB, 1, 4096)
 		checkRange(p, at, key+".instances", pr.Instances, 1, 256)
-		checkRange(p, at, key+".max_per_connection", pr.MaxPerConnection, 1, 10000)
+		checkRange(p, at, key+".max_per_connection", pr.MaxPerConnection, 1, 100000)
 		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
 			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
 		}

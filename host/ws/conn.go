@@ -179,8 +179,7 @@ func (c *conn) flush() {
 			return
 		}
 		for _, p := range pushes {
-			frame, _ := json.Marshal(pushFrame{Type: "push", Seq: p.Seq, Data: p.Data})
-			if err := c.writeText(frame); err != nil {
+			if err := c.writeText(pushJSON(p)); err != nil {
 				c.flushing.Store(false)
 				return
 			}
@@ -353,4 +352,15 @@ func (c *conn) rpc(ctx context.Context, in inbound) error {
 	}
 	// The call's pushes reach this client as push frames, in order, through the flusher.
 	return c.writeText(out)
+}
+
+// pushJSON encodes a push frame by hand: the data is JSON the runtime already checked, and
+// encoding/json would validate and compact it again for every connection.
+func pushJSON(p pages.Push) []byte {
+	b := make([]byte, 0, len(p.Data)+48)
+	b = append(b, `{"type":"push","seq":`...)
+	b = strconv.AppendUint(b, p.Seq, 10)
+	b = append(b, `,"data":`...)
+	b = append(b, p.Data...)
+	return append(b, '}')
 }

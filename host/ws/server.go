@@ -147,10 +147,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
 
 	nc, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
 	if err != nil {
+		s.wg.Done()
 		s.cfg.Logger.Debug("websocket upgrade failed", "err", err)
 		return
 	}
@@ -166,8 +166,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{s: s, nc: nc, rd: rd, id: id, pageID: pageID, stream: stream}
 	s.register(c)
-	defer s.unregister(c)
-	c.run(r.Context(), resumeEpoch, resumeSeq)
+	// Serve on a fresh goroutine and let the HTTP handler return: the request's goroutine
+	// (with its grown stack) and its buffers are freed, and the socket costs only a small
+	// goroutine blocked in a read.
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		defer s.wg.Done()
+		defer s.unregister(c)
+		c.run(ctx, resumeEpoch, resumeSeq)
+	}()
 }
 
 func (s *Server) register(c *conn) {

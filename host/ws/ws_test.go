@@ -41,11 +41,11 @@ type testHost struct {
 	srv *httptest.Server
 }
 
-func startHost(t *testing.T, extra string) *testHost {
+func startHost(t testing.TB, extra string) *testHost {
 	t.Helper()
 	module := testpeer.WAT(t, "guest", testpeer.PageGuestWAT)
 	yml := "registry: {plugin: registry-mem}\nwasm: {cache_dir: off}\n" + extra + "pages:\n" +
-		"  - {route: /r, module: " + module + ", lifecycle: resident}\n" +
+		"  - {route: /r, module: " + module + ", lifecycle: resident, max_per_connection: 5000}\n" +
 		"  - {route: /e, module: " + module + ", lifecycle: ephemeral}\n"
 	path := filepath.Join(t.TempDir(), "set.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
@@ -70,7 +70,7 @@ func startHost(t *testing.T, extra string) *testHost {
 
 // browser is one client connection (cookie jar) that opens pages and sockets.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	h   *testHost
 	jar *cookiejar.Jar
 }
