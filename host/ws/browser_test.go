@@ -61,7 +61,9 @@ func waitJS(t *testing.T, ctx context.Context, what, cond string, timeout time.D
 	t.Helper()
 	start := time.Now()
 	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		evalCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(evalCtx, chromedp.Evaluate[bool](cond))
+		cancel()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -114,16 +116,16 @@ func TestTodoInChromium(t *testing.T) {
 
 			// Cut bob's connection; while his client waits to reconnect (its first retry is
 			// 250 ms or more away), a third user adds an item from plain HTTP.
-			if _, err := chromedp.Run(bob, chromedp.Evaluate[bool](`window.__sameDocument = true`)); err != nil {
-				t.Fatal(err)
-			}
+			waitJS(t, bob, "mark the document", `(window.__sameDocument = true)`, time.Second)
 			carol := &webClient{t: t, base: base}
 			carolPage := carol.open("/todo")
 			h.WebSocket().Disconnect()
 			carol.rpc(carolPage, "add", `{"text":"bread"}`)
 			waitJS(t, bob, "bread reaches bob by resume", listHas("bread"), 15*time.Second)
 			waitJS(t, alice, "alice sees bread", listHas("bread"), 2*time.Second)
-			resumed, err := chromedp.Run(bob, chromedp.Evaluate[bool](`window.__sameDocument === true && gnr.stats.resumes >= 1`))
+			checkCtx, cancel := context.WithTimeout(bob, 5*time.Second)
+			defer cancel()
+			resumed, err := chromedp.Run(checkCtx, chromedp.Evaluate[bool](`window.__sameDocument === true && gnr.stats.resumes >= 1`))
 			if err != nil || !resumed {
 				t.Fatal("bob's page did not resume on the same document")
 			}
