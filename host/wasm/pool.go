@@ -107,20 +107,8 @@ func (m *Module) run(ctx context.Context, inst *instance, call *Call) (*Result, 
 	cctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	st := &callState{ctx: cctx, call: call, features: m.features}
-	// The deadline closes the instance from a timer callback, which makes the running
-	// guest exit at its next check. Passing wazero a context without a Done channel
-	// spares it a watcher goroutine per call, which otherwise doubles the cost of a
-	// short call (docs/benchmarks.md); host functions still use cctx for registry calls.
-	stop := context.AfterFunc(cctx, func() {
-		_ = inst.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
-	})
-	out, err := fn.Call(context.WithValue(context.WithoutCancel(cctx), stateKey{}, st))
-	if !stop() {
-		// The deadline fired: the instance is closed (or closing) whatever the call did.
-		if err == nil {
-			err = sys.NewExitError(sys.ExitCodeDeadlineExceeded)
-		}
-	}
+	// wazero (WithCloseOnContextDone) stops the guest at its next check once cctx ends.
+	out, err := fn.Call(context.WithValue(cctx, stateKey{}, st))
 	if err != nil {
 		return nil, false, m.classify(inst, call.Entry, cctx, err)
 	}
