@@ -234,3 +234,24 @@ func TestGracefulShutdownStopsPlugin(t *testing.T) {
 		t.Fatalf("plugin %d still runs after graceful shutdown", r.Plugins[0].PID)
 	}
 }
+
+// The phase files serve the example pages in every language on a fresh checkout.
+func TestServePhaseFiles(t *testing.T) {
+	for _, file := range []string{"examples/phase4.yaml", "examples/phase5.yaml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			h := testpeer.StartHost(t, "--plugins", file)
+			for _, page := range []string{"counter", "todo"} {
+				for _, lang := range []string{"go", "c", "rust", "assemblyscript", "wat"} {
+					code, body := get(t, h.URL("/"+page+"/"+lang))
+					if code != 200 || !strings.Contains(body, `data-gnr-example="`+page+`"`) || !strings.Contains(body, `<meta name="gnr-page-id"`) {
+						t.Fatalf("/%s/%s: %d %.200s", page, lang, code, body)
+					}
+				}
+			}
+			h.Signal(t, syscall.SIGTERM)
+			if code := h.Wait(t, 10*time.Second); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+		})
+	}
+}

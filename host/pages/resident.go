@@ -35,14 +35,17 @@ func (m *Manager) addResident(ctx context.Context, p *residentPage) {
 		conn = map[string]*residentPage{}
 		m.byConn[p.ref.ConnectionID] = conn
 	}
-	var evict []*residentPage
-	if len(conn) >= limit {
-		all := make([]*residentPage, 0, len(conn))
-		for _, q := range conn {
-			all = append(all, q)
+	// The cap is the route's: count this connection's pages of the same route only.
+	var same []*residentPage
+	for _, q := range conn {
+		if q.route == p.route {
+			same = append(same, q)
 		}
-		sort.Slice(all, func(i, j int) bool { return all[i].lastUsed.Load() < all[j].lastUsed.Load() })
-		evict = all[:len(conn)-limit+1]
+	}
+	var evict []*residentPage
+	if len(same) >= limit {
+		sort.Slice(same, func(i, j int) bool { return same[i].lastUsed.Load() < same[j].lastUsed.Load() })
+		evict = same[:len(same)-limit+1]
 	}
 	conn[p.ref.ID] = p
 	m.resident[p.ref.ID] = p
