@@ -67,7 +67,7 @@ func TestPluginTimeout(t *testing.T) {
 	if code, out := b.rpc(page, "sleep", `{}`); code != 504 {
 		t.Fatalf("sleep: %d %s, want 504", code, out)
 	}
-	if took := time.Since(start); took > time.Second {
+	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("timeout took %s", took)
 	}
 	b.wantResult(page, "get", `{}`, `null`)
@@ -92,7 +92,7 @@ func TestPluginKilledAnswers503(t *testing.T) {
 		if code != 503 {
 			t.Fatalf("rpc %d after kill: %d %s, want 503", i, code, out)
 		}
-		if took := time.Since(start); took > time.Second {
+		if took := time.Since(start); took > 3*time.Second {
 			t.Fatalf("rpc %d after kill took %s", i, took)
 		}
 	}

@@ -87,12 +87,12 @@ func (c *conn) closeWith(code int, reason string) {
 			m.WSSlowConsumers.Inc()
 		}
 	}
-	// A write stuck on a full socket would hold wmu: give up on the close frame then.
-	if c.wmu.TryLock() {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
-		c.wmu.Unlock()
-	}
+	// The deadline also bounds a write in progress (a full socket), so waiting for wmu
+	// takes at most a second; writers that start later see closed and stop.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.wmu.Lock()
+	_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	c.wmu.Unlock()
 	_ = c.nc.Close()
 }
 
