@@ -187,7 +187,7 @@ func TestOutOfProcessPluginRestartsAfterKill(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "plugin registry-mem (registry slot) is unavailable") {
 		t.Fatalf("during restart: %d %s", code, body)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
+	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("503 took %s; want fast failure", took)
 	}
 	if code, _ := readReady(t, h); code != http.StatusServiceUnavailable {
