@@ -11,6 +11,8 @@ type Catalog struct {
 	Registries map[string]abi.RegistryFactory
 	// Pages are native page handlers, named by a route's `plugin:`.
 	Pages map[string]pages.HandlerFactory
+	// Legacy are the legacy-site plugins (legacy-wsgi).
+	Legacy map[string]abi.LegacyFactory
 }
 
 // IPCBackends this build can run. "local" delivers events inside the one process.
@@ -19,7 +21,10 @@ var IPCBackends = []string{"local"}
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {
 	// WASM page modules are always available; native page handlers come from c.Pages.
-	cat := pluginset.Catalog{"registry": {}, "ipc": {}, "pages": {"wasm": nil}}
+	cat := pluginset.Catalog{"registry": {}, "ipc": {}, "pages": {"wasm": nil}, "legacy": {}}
+	for name, f := range c.Legacy {
+		cat["legacy"][name] = f.CheckConfig
+	}
 	for name, f := range c.Registries {
 		cat["registry"][name] = f.CheckConfig
 	}

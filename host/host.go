@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/legacy"
 	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginmgr"
@@ -44,6 +46,8 @@ type Host struct {
 	engine   *wasm.Engine
 	pages    *pages.Manager
 	ws       *ws.Server
+	legacy   abi.LegacyApp
+	proxy    http.Handler
 	handler  http.Handler
 
 	draining atomic.Bool
@@ -93,6 +97,10 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
+	if err := h.startLegacy(ctx); err != nil {
+		_ = h.closePlugins(context.Background())
+		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+	}
 	if err := h.startPages(ctx); err != nil {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
@@ -140,6 +148,25 @@ func (h *Host) startPages(ctx context.Context) error {
 	return err
 }
 
+func (h *Host) startLegacy(ctx context.Context) error {
+	slot := h.set.Legacy
+	if slot == nil {
+		return nil
+	}
+	factory, ok := h.catalog.Legacy[slot.Plugin]
+	if !ok {
+		return fmt.Errorf("legacy plugin %q is not in this build", slot.Plugin)
+	}
+	logger := h.logger.With("slot", "legacy", "plugin", slot.Plugin)
+	app, err := factory.New(ctx, slot.Config, filepath.Dir(h.set.Path), logger)
+	if err != nil {
+		return fmt.Errorf("legacy plugin %s: %w", slot.Plugin, err)
+	}
+	h.legacy = app
+	h.proxy, err = legacy.New(app, legacy.Options{Plugin: slot.Plugin, Logger: logger})
+	return err
+}
+
 // Pages is the page manager of the set.
 func (h *Host) Pages() *pages.Manager { return h.pages }
 
@@ -175,7 +202,17 @@ func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
 
 // Plugins returns the status of every plugin of the set.
 func (h *Host) Plugins() []pluginmgr.Status {
-	return []pluginmgr.Status{h.registry.Status()}
+	out := []pluginmgr.Status{h.registry.Status()}
+	if h.legacy != nil {
+		st := pluginmgr.Status{Slot: "legacy", Plugin: h.set.Legacy.Plugin, Mode: string(h.set.Legacy.Mode), State: pluginmgr.StateUp}
+		ctx, cancel := context.WithTimeout(context.Background(), h.set.Health.Timeout.D())
+		if err := h.legacy.Ping(ctx); err != nil {
+			st.State, st.LastError = pluginmgr.StateDown, err.Error()
+		}
+		cancel()
+		out = append(out, st)
+	}
+	return out
 }
 
 // Ready reports whether every plugin of the set is healthy and the host is not draining.
@@ -259,6 +296,11 @@ func (h *Host) closePlugins(ctx context.Context) error {
 	if h.engine != nil {
 		if err := h.engine.Close(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if h.legacy != nil {
+		if err := h.legacy.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop legacy plugin: %w", err))
 		}
 	}
 	if err := h.exec.Close(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -22,6 +23,7 @@ const (
 	kindMetrics = "metrics"
 	kindGnr     = "gnr"
 	kindOther   = "other"
+	kindLegacy  = "legacy"
 )
 
 func (h *Host) routes() http.Handler {
@@ -42,6 +44,20 @@ func (h *Host) routes() http.Handler {
 	r.Post("/_gnr/dbevents", h.instrument(kindGnr, h.postDbEvents))
 	// Not instrumented: a WebSocket request lasts as long as its connection.
 	r.Get(h.set.WebSocket.Path, h.ws.ServeHTTP)
+	if h.proxy != nil {
+		proxy := h.instrument(kindLegacy, h.proxy.ServeHTTP)
+		for _, prefix := range h.set.Legacy.Routes {
+			if prefix == "/" {
+				// Everything that no page route or host endpoint takes.
+				r.NotFound(proxy)
+				r.MethodNotAllowed(proxy)
+				continue
+			}
+			prefix = strings.TrimSuffix(prefix, "/")
+			r.Handle(prefix, proxy)
+			r.Handle(prefix+"/*", proxy)
+		}
+	}
 	return r
 }
 

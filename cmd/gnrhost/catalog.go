@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host"
+	legacywsgi "github.com/gnrhost/gnrhost/plugins/legacy-wsgi"
 	registrymem "github.com/gnrhost/gnrhost/plugins/registry-mem"
 )
 
@@ -15,5 +16,8 @@ func builtinRegistries() map[string]abi.RegistryFactory {
 }
 
 func catalog() host.Catalog {
-	return host.Catalog{Registries: builtinRegistries()}
+	return host.Catalog{
+		Registries: builtinRegistries(),
+		Legacy:     map[string]abi.LegacyFactory{legacywsgi.Factory.Name: legacywsgi.Factory},
+	}
 }

@@ -57,6 +57,9 @@ func applyDefaults(s *Set) {
 	}
 	orDuration(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	orInt(&s.Processes, 1)
+	if s.Legacy != nil && len(s.Legacy.Routes) == 0 {
+		s.Legacy.Routes = []string{"/"}
+	}
 	for _, slot := range []*PluginSlot{s.Registry, s.Legacy} {
 		if slot == nil {
 			continue

@@ -82,6 +82,9 @@ type PluginSlot struct {
 	Config json.RawMessage `yaml:"config"`
 	// Restart bounds the backoff between restarts of a crashed out-of-process plugin.
 	Restart Backoff `yaml:"restart"`
+	// Routes (legacy slot only) are the path prefixes proxied to the legacy site; "/"
+	// (the default) sends every request no page route or host endpoint takes.
+	Routes []string `yaml:"routes"`
 	// MaxProcs sets GOMAXPROCS of an out-of-process plugin (0: Go's default, all CPUs).
 	// One is faster for a registry on small machines (docs/benchmarks.md).
 	MaxProcs int `yaml:"max_procs"`

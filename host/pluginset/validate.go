@@ -23,6 +23,20 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 	}
 	checkSlot(p, catalog, "registry", s.Registry, at)
 	checkSlot(p, catalog, "legacy", s.Legacy, at)
+	if s.Legacy != nil {
+		if s.Legacy.Mode == ModeProcess {
+			p.add(at("legacy.mode"), "legacy.mode", "the legacy plugin runs in-process: the site's server (gunicorn) is already its own process")
+		}
+		for i, r := range s.Legacy.Routes {
+			key := fmt.Sprintf("legacy.routes[%d]", i)
+			if !strings.HasPrefix(r, "/") || strings.HasPrefix(r, "/_gnr") {
+				p.add(at(key), key, "expected a path prefix starting with / and outside /_gnr, found %q", r)
+			}
+		}
+	}
+	if s.Registry != nil && len(s.Registry.Routes) > 0 {
+		p.add(at("registry.routes"), "registry.routes", "only the legacy slot has routes")
+	}
 	checkPages(s, catalog, at, p)
 	if _, ok := catalog["ipc"][s.IPC.Backend]; !ok {
 		p.add(at("ipc.backend"), "ipc.backend", "unknown backend %q; expected one of: %s", s.IPC.Backend, catalog.names("ipc"))

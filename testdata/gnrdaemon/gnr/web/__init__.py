@@ -1,0 +1,1 @@
+"""Stand-in for gnr.web (see ../../README.md)."""
