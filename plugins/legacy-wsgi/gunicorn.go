@@ -28,7 +28,9 @@ var pythonErrorRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.]*(Error|Exceptio
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	err    error
+	// drained closes when the output pipe is at its end (every writer gone).
+	drained chan struct{}
+	err     error
 
 	mu      sync.Mutex
 	lastErr string // the last Python exception line seen
@@ -106,23 +108,43 @@ func startGunicorn(cfg Config, dir, socket string, logger *slog.Logger) (*proces
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	// gunicorn's master stops its workers on SIGTERM: the kernel sends it when the host
-	// dies, so the site never outlives its host.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	out, err := cmd.StderrPipe()
+	// dies, so the site never outlives its host. Its own process group lets the plugin
+	// clean up workers orphaned by a master that died hard.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	// A plain pipe, not StderrPipe: workers inherit it and keep it open after the master
+	// dies, so the master's exit is watched with Wait, apart from the reading.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = nil
-	p := &process{cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	p := &process{cmd: cmd, exited: make(chan struct{}), drained: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
 		return nil, fmt.Errorf("start gunicorn with %s: %w", cfg.Python, err)
 	}
-	go p.pump(out, logger)
+	pw.Close()
+	go p.pump(pr, logger)
+	go p.wait()
 	return p, nil
 }
 
-// pump logs gunicorn's output and records its end.
-func (p *process) pump(r io.Reader, logger *slog.Logger) {
+// wait records the master's exit and kills what is left of its process group (workers
+// a SIGKILLed master could not stop).
+func (p *process) wait() {
+	err := p.cmd.Wait()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.mu.Lock()
+	p.err = err
+	p.mu.Unlock()
+	close(p.exited)
+}
+
+// pump logs gunicorn's output until every writer (master and workers) is gone.
+func (p *process) pump(r io.ReadCloser, logger *slog.Logger) {
+	defer close(p.drained)
+	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -130,11 +152,6 @@ func (p *process) pump(r io.Reader, logger *slog.Logger) {
 		p.note(line)
 		logger.Info(line, "source", "gunicorn")
 	}
-	err := p.cmd.Wait()
-	p.mu.Lock()
-	p.err = err
-	p.mu.Unlock()
-	close(p.exited)
 }
 
 func resolve(dir, p string) string {
@@ -156,6 +173,11 @@ func waitReady(ctx context.Context, p *process, socket, path string) error {
 		}
 		select {
 		case <-p.exited:
+			// The traceback may still be in the pipe: read it before explaining.
+			select {
+			case <-p.drained:
+			case <-time.After(2 * time.Second):
+			}
 			return fmt.Errorf("gunicorn exited before serving: %s", p.reason())
 		case <-ctx.Done():
 			return fmt.Errorf("gunicorn did not serve within the start timeout: %w (last output: %s)", ctx.Err(), p.reason())

@@ -218,4 +218,3 @@ func (u *upstream) Reload(context.Context) error {
 }
 
 func (u *upstream) Close() error { return nil }
-

@@ -1,0 +1,138 @@
+package pyro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Pool keeps up to Size connections to one daemon address and hands them out one call
+// at a time. Connections that broke are dropped, idle ones the daemon closed (restart)
+// are detected before reuse, and new ones are dialled on demand: after a daemon restart
+// the next call reconnects by itself. A call never retries: once a request may have
+// reached the daemon, only the caller knows whether repeating it is safe.
+type Pool struct {
+	addr string
+	key  []byte
+
+	slots chan struct{} // one token per connection in use or idle: bounds the size
+
+	mu     sync.Mutex
+	idle   []*Conn
+	closed bool
+}
+
+// DefaultPoolSize matches a multiplex daemon's taste: it serves one request at a time
+// anyway, a few sockets only hide connection setup.
+const DefaultPoolSize = 4
+
+// NewPool returns a pool for the daemon at addr (host:port); size <= 0 means
+// DefaultPoolSize. It dials nothing until the first call.
+func NewPool(addr string, hmacKey []byte, size int) *Pool {
+	if size <= 0 {
+		size = DefaultPoolSize
+	}
+	return &Pool{addr: addr, key: append([]byte(nil), hmacKey...), slots: make(chan struct{}, size)}
+}
+
+// Addr is the daemon address the pool connects to.
+func (p *Pool) Addr() string { return p.addr }
+
+// Call runs one call on a pooled connection; see Conn.Call.
+func (p *Pool) Call(ctx context.Context, objectID, method string, args []any, kwargs map[string]any) (any, error) {
+	c, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.Call(ctx, objectID, method, args, kwargs)
+	p.put(c)
+	return v, err
+}
+
+// Proxy returns a handle that calls the object at uri through this pool. uri must be on
+// the pool's address.
+func (p *Pool) Proxy(uri URI) (*Proxy, error) {
+	if uri.Addr != p.addr {
+		return nil, fmt.Errorf("pyro: uri %s is not on pool address %s", uri, p.addr)
+	}
+	return &Proxy{pool: p, object: uri.Object}, nil
+}
+
+func (p *Pool) get(ctx context.Context) (*Conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pyro: wait for a connection to %s: %w", p.addr, ctx.Err())
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			<-p.slots
+			return nil, ErrPoolClosed
+		}
+		var c *Conn
+		if n := len(p.idle); n > 0 {
+			c = p.idle[n-1]
+			p.idle = p.idle[:n-1]
+		}
+		p.mu.Unlock()
+		if c == nil {
+			break
+		}
+		if c.alive() {
+			return c, nil
+		}
+		_ = c.Close() // the daemon went away since; try the next idle one or dial
+	}
+	c, err := Dial(ctx, p.addr, p.key)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *Pool) put(c *Conn) {
+	defer func() { <-p.slots }()
+	if c.Broken() != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = c.Close()
+		return
+	}
+	p.idle = append(p.idle, c)
+}
+
+// Close closes the idle connections and makes later calls fail with ErrPoolClosed;
+// connections in use are closed when their call returns.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	var errs []error
+	for _, c := range p.idle {
+		errs = append(errs, c.Close())
+	}
+	p.idle = nil
+	return errors.Join(errs...)
+}
+
+// Proxy calls one remote object through a Pool, like a Pyro4.Proxy.
+type Proxy struct {
+	pool   *Pool
+	object string
+}
+
+// Call invokes method on the proxy's object.
+func (x *Proxy) Call(ctx context.Context, method string, args []any, kwargs map[string]any) (any, error) {
+	return x.pool.Call(ctx, x.object, method, args, kwargs)
+}
+
+// Object is the remote object id.
+func (x *Proxy) Object() string { return x.object }

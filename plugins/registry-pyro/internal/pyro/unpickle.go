@@ -1,0 +1,698 @@
+package pyro
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+	"time"
+
+	ogórek "github.com/kisielk/og-rek"
+)
+
+// Pickle opcodes the daemon's pickle.dumps (protocol 5 on Python 3.11) and older
+// protocols emit for the values gnrdaemon returns.
+const (
+	opMark           = '('
+	opStop           = '.'
+	opPop            = '0'
+	opPopMark        = '1'
+	opDup            = '2'
+	opFloat          = 'F'
+	opInt            = 'I'
+	opBinInt         = 'J'
+	opBinInt1        = 'K'
+	opLong           = 'L'
+	opBinInt2        = 'M'
+	opNone           = 'N'
+	opReduce         = 'R'
+	opString         = 'S'
+	opBinString      = 'T'
+	opShortBinString = 'U'
+	opBinUnicode     = 'X'
+	opAppend         = 'a'
+	opBuild          = 'b'
+	opGlobal         = 'c'
+	opDict           = 'd'
+	opEmptyDict      = '}'
+	opAppends        = 'e'
+	opGet            = 'g'
+	opBinGet         = 'h'
+	opLongBinGet     = 'j'
+	opList           = 'l'
+	opEmptyList      = ']'
+	opPut            = 'p'
+	opBinPut         = 'q'
+	opLongBinPut     = 'r'
+	opSetItem        = 's'
+	opTuple          = 't'
+	opEmptyTuple     = ')'
+	opSetItems       = 'u'
+	opBinFloat       = 'G'
+	opProto          = 0x80
+	opNewObj         = 0x81
+	opTuple1         = 0x85
+	opTuple2         = 0x86
+	opTuple3         = 0x87
+	opNewTrue        = 0x88
+	opNewFalse       = 0x89
+	opLong1          = 0x8a
+	opLong4          = 0x8b
+	opBinBytes       = 'B'
+	opShortBinBytes  = 'C'
+	opShortBinUni    = 0x8c
+	opBinUnicode8    = 0x8d
+	opBinBytes8      = 0x8e
+	opEmptySet       = 0x8f
+	opAddItems       = 0x90
+	opFrozenSet      = 0x91
+	opNewObjEx       = 0x92
+	opStackGlobal    = 0x93
+	opMemoize        = 0x94
+	opFrame          = 0x95
+	opByteArray8     = 0x96
+)
+
+// Mutable containers are pointers while decoding: APPEND on a list that the memo also
+// holds must change the one list both see (a Go slice header would not).
+type (
+	pyList struct{ items []any }
+	pySet  struct{ items []any }
+	mark   struct{}
+)
+
+// Unpickle decodes one pickle (protocols 0-5, without out-of-band buffers) into Go values;
+// see values.go for the mapping. It never runs code: classes become *Object.
+func Unpickle(data []byte) (any, error) {
+	u := unpickler{data: data, memo: map[int]any{}}
+	v, err := u.run()
+	if err != nil {
+		return nil, fmt.Errorf("unpickle: %w", err)
+	}
+	return finish(v, &finishState{lists: map[*pyList][]any{}, seen: map[uintptr]bool{}}), nil
+}
+
+type unpickler struct {
+	data  []byte
+	pos   int
+	stack []any
+	memo  map[int]any
+}
+
+var errTruncated = errors.New("truncated pickle")
+
+func (u *unpickler) take(n int) ([]byte, error) {
+	if n < 0 || u.pos+n > len(u.data) {
+		return nil, errTruncated
+	}
+	b := u.data[u.pos : u.pos+n]
+	u.pos += n
+	return b, nil
+}
+
+func (u *unpickler) line() ([]byte, error) {
+	i := bytes.IndexByte(u.data[u.pos:], '\n')
+	if i < 0 {
+		return nil, errTruncated
+	}
+	return u.take(i + 1)
+}
+
+func (u *unpickler) uint(n int) (uint64, error) {
+	b, err := u.take(n)
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	for i := n - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v, nil
+}
+
+func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+
+func (u *unpickler) pop() (any, error) {
+	if len(u.stack) == 0 {
+		return nil, errors.New("stack underflow")
+	}
+	v := u.stack[len(u.stack)-1]
+	u.stack = u.stack[:len(u.stack)-1]
+	if _, ok := v.(mark); ok {
+		return nil, errors.New("unexpected mark")
+	}
+	return v, nil
+}
+
+func (u *unpickler) top() (any, error) {
+	if len(u.stack) == 0 {
+		return nil, errors.New("stack underflow")
+	}
+	return u.stack[len(u.stack)-1], nil
+}
+
+// popMark pops everything above the topmost mark, and the mark.
+func (u *unpickler) popMark() ([]any, error) {
+	for i := len(u.stack) - 1; i >= 0; i-- {
+		if _, ok := u.stack[i].(mark); ok {
+			items := append([]any(nil), u.stack[i+1:]...)
+			u.stack = u.stack[:i]
+			return items, nil
+		}
+	}
+	return nil, errors.New("mark not found")
+}
+
+func (u *unpickler) run() (any, error) {
+	for {
+		if u.pos >= len(u.data) {
+			return nil, errTruncated
+		}
+		op := u.data[u.pos]
+		u.pos++
+		if op == opStop {
+			return u.pop()
+		}
+		if err := u.step(op); err != nil {
+			return nil, fmt.Errorf("opcode %#x at %d: %w", op, u.pos-1, err)
+		}
+	}
+}
+
+func (u *unpickler) step(op byte) error {
+	switch op {
+	case opProto:
+		_, err := u.take(1)
+		return err
+	case opFrame:
+		_, err := u.take(8) // frames only group bytes; we hold the whole pickle
+		return err
+	case opMark:
+		u.push(mark{})
+	case opPop:
+		_, err := u.pop()
+		return err
+	case opPopMark:
+		_, err := u.popMark()
+		return err
+	case opDup:
+		v, err := u.top()
+		if err != nil {
+			return err
+		}
+		u.push(v)
+	case opNone:
+		u.push(nil)
+	case opNewTrue:
+		u.push(true)
+	case opNewFalse:
+		u.push(false)
+	case opBinInt:
+		v, err := u.uint(4)
+		u.push(int64(int32(uint32(v))))
+		return err
+	case opBinInt1:
+		v, err := u.uint(1)
+		u.push(int64(v))
+		return err
+	case opBinInt2:
+		v, err := u.uint(2)
+		u.push(int64(v))
+		return err
+	case opLong1, opLong4:
+		size := 1
+		if op == opLong4 {
+			size = 4
+		}
+		n, err := u.uint(size)
+		if err != nil {
+			return err
+		}
+		b, err := u.take(int(n))
+		if err != nil {
+			return err
+		}
+		u.push(decodeLong(b))
+	case opInt, opLong:
+		return u.textInt(op)
+	case opBinFloat:
+		b, err := u.take(8)
+		if err != nil {
+			return err
+		}
+		u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+	case opFloat:
+		l, err := u.line()
+		if err != nil {
+			return err
+		}
+		f, err := strconv.ParseFloat(string(bytes.TrimSpace(l)), 64)
+		if err != nil {
+			return err
+		}
+		u.push(f)
+	case opShortBinUni, opBinUnicode, opBinUnicode8, opShortBinBytes, opBinBytes, opBinBytes8,
+		opByteArray8, opShortBinString, opBinString:
+		return u.sized(op)
+	case opEmptyList:
+		u.push(&pyList{})
+	case opList:
+		items, err := u.popMark()
+		if err != nil {
+			return err
+		}
+		u.push(&pyList{items: items})
+	case opAppend, opAppends:
+		var items []any
+		var err error
+		if op == opAppend {
+			var v any
+			v, err = u.pop()
+			items = []any{v}
+		} else {
+			items, err = u.popMark()
+		}
+		if err != nil {
+			return err
+		}
+		t, err := u.top()
+		if err != nil {
+			return err
+		}
+		l, ok := t.(*pyList)
+		if !ok {
+			return fmt.Errorf("append to %T", t)
+		}
+		l.items = append(l.items, items...)
+	case opEmptyTuple:
+		u.push(ogórek.Tuple{})
+	case opTuple:
+		items, err := u.popMark()
+		if err != nil {
+			return err
+		}
+		u.push(ogórek.Tuple(items))
+	case opTuple1, opTuple2, opTuple3:
+		n := int(op-opTuple1) + 1
+		if len(u.stack) < n {
+			return errors.New("stack underflow")
+		}
+		t := make(ogórek.Tuple, n)
+		for i := n - 1; i >= 0; i-- {
+			v, err := u.pop()
+			if err != nil {
+				return err
+			}
+			t[i] = v
+		}
+		u.push(t)
+	case opEmptyDict:
+		u.push(map[any]any{})
+	case opDict:
+		items, err := u.popMark()
+		if err != nil {
+			return err
+		}
+		m := map[any]any{}
+		if err := setItems(m, items); err != nil {
+			return err
+		}
+		u.push(m)
+	case opSetItem, opSetItems:
+		var items []any
+		var err error
+		if op == opSetItem {
+			var k, v any
+			if v, err = u.pop(); err == nil {
+				k, err = u.pop()
+			}
+			items = []any{k, v}
+		} else {
+			items, err = u.popMark()
+		}
+		if err != nil {
+			return err
+		}
+		t, err := u.top()
+		if err != nil {
+			return err
+		}
+		m, ok := t.(map[any]any)
+		if !ok {
+			return fmt.Errorf("setitem on %T", t)
+		}
+		return setItems(m, items)
+	case opEmptySet:
+		u.push(&pySet{})
+	case opAddItems:
+		items, err := u.popMark()
+		if err != nil {
+			return err
+		}
+		t, err := u.top()
+		if err != nil {
+			return err
+		}
+		s, ok := t.(*pySet)
+		if !ok {
+			return fmt.Errorf("additems on %T", t)
+		}
+		s.items = append(s.items, items...)
+	case opFrozenSet:
+		items, err := u.popMark()
+		if err != nil {
+			return err
+		}
+		u.push(&pySet{items: items})
+	case opGlobal:
+		mod, err := u.line()
+		if err != nil {
+			return err
+		}
+		name, err := u.line()
+		if err != nil {
+			return err
+		}
+		u.push(ogórek.Class{Module: string(mod[:len(mod)-1]), Name: string(name[:len(name)-1])})
+	case opStackGlobal:
+		name, err := u.pop()
+		if err != nil {
+			return err
+		}
+		mod, err := u.pop()
+		if err != nil {
+			return err
+		}
+		ms, ok1 := mod.(string)
+		ns, ok2 := name.(string)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("stack_global with %T, %T", mod, name)
+		}
+		u.push(ogórek.Class{Module: ms, Name: ns})
+	case opReduce, opNewObj:
+		args, err := u.pop()
+		if err != nil {
+			return err
+		}
+		callable, err := u.pop()
+		if err != nil {
+			return err
+		}
+		cls, ok := callable.(ogórek.Class)
+		if !ok {
+			return fmt.Errorf("call of %T", callable)
+		}
+		t, ok := args.(ogórek.Tuple)
+		if !ok {
+			return fmt.Errorf("call args are %T", args)
+		}
+		v, err := construct(cls, t, op == opNewObj)
+		if err != nil {
+			return err
+		}
+		u.push(v)
+	case opNewObjEx:
+		if _, err := u.pop(); err != nil { // kwargs: no Go use for them
+			return err
+		}
+		return u.step(opNewObj)
+	case opBuild:
+		state, err := u.pop()
+		if err != nil {
+			return err
+		}
+		t, err := u.top()
+		if err != nil {
+			return err
+		}
+		obj, ok := t.(*Object)
+		if !ok {
+			return fmt.Errorf("build on %T", t)
+		}
+		if cur, ok := obj.State.(map[any]any); ok {
+			if add, ok := state.(map[any]any); ok {
+				for k, v := range add {
+					cur[k] = v
+				}
+				return nil
+			}
+		}
+		obj.State = state
+	case opMemoize:
+		v, err := u.top()
+		if err != nil {
+			return err
+		}
+		u.memo[len(u.memo)] = v
+	case opBinPut, opLongBinPut, opPut:
+		idx, err := u.memoIndex(op == opBinPut, op == opPut)
+		if err != nil {
+			return err
+		}
+		v, err := u.top()
+		if err != nil {
+			return err
+		}
+		u.memo[idx] = v
+	case opBinGet, opLongBinGet, opGet:
+		idx, err := u.memoIndex(op == opBinGet, op == opGet)
+		if err != nil {
+			return err
+		}
+		v, ok := u.memo[idx]
+		if !ok {
+			return fmt.Errorf("memo %d not set", idx)
+		}
+		u.push(v)
+	default:
+		return errors.New("unsupported opcode")
+	}
+	return nil
+}
+
+func (u *unpickler) memoIndex(short, text bool) (int, error) {
+	if text {
+		l, err := u.line()
+		if err != nil {
+			return 0, err
+		}
+		return strconv.Atoi(string(bytes.TrimSpace(l)))
+	}
+	n := 4
+	if short {
+		n = 1
+	}
+	v, err := u.uint(n)
+	return int(v), err
+}
+
+func (u *unpickler) sized(op byte) error {
+	lenSize := map[byte]int{opShortBinUni: 1, opShortBinBytes: 1, opShortBinString: 1,
+		opBinUnicode: 4, opBinBytes: 4, opBinString: 4, opBinUnicode8: 8, opBinBytes8: 8, opByteArray8: 8}[op]
+	n, err := u.uint(lenSize)
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(u.data)) {
+		return errTruncated
+	}
+	b, err := u.take(int(n))
+	if err != nil {
+		return err
+	}
+	switch op {
+	case opShortBinBytes, opBinBytes, opBinBytes8:
+		u.push(ogórek.Bytes(b))
+	case opByteArray8:
+		u.push(append([]byte(nil), b...))
+	default: // str (and py2 str, taken as UTF-8 text)
+		u.push(string(b))
+	}
+	return nil
+}
+
+func (u *unpickler) textInt(op byte) error {
+	l, err := u.line()
+	if err != nil {
+		return err
+	}
+	s := string(bytes.TrimSpace(l))
+	if op == opInt && (s == "00" || s == "01") {
+		u.push(s == "01") // protocol 0 bools
+		return nil
+	}
+	if op == opLong && len(s) > 0 && s[len(s)-1] == 'L' {
+		s = s[:len(s)-1]
+	}
+	b, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return fmt.Errorf("bad int %q", s)
+	}
+	u.push(normInt(b))
+	return nil
+}
+
+// decodeLong reads a little-endian two's complement integer (LONG1/LONG4).
+func decodeLong(b []byte) any {
+	if len(b) == 0 {
+		return int64(0)
+	}
+	be := make([]byte, len(b))
+	for i := range b {
+		be[len(b)-1-i] = b[i]
+	}
+	v := new(big.Int).SetBytes(be)
+	if b[len(b)-1]&0x80 != 0 {
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return normInt(v)
+}
+
+func normInt(v *big.Int) any {
+	if v.IsInt64() {
+		return v.Int64()
+	}
+	return v
+}
+
+func setItems(m map[any]any, items []any) error {
+	if len(items)%2 != 0 {
+		return errors.New("odd number of dict items")
+	}
+	for i := 0; i < len(items); i += 2 {
+		k := items[i]
+		switch k.(type) {
+		case ogórek.Tuple, *pyList, map[any]any, *pySet, []byte, *Object:
+			// Go maps cannot hold these keys; gnrdaemon's dicts are keyed by strings.
+			return fmt.Errorf("dict key of type %T not supported", k)
+		}
+		m[k] = items[i+1]
+	}
+	return nil
+}
+
+// construct turns cls(*args) into a Go value: the few stdlib types gnrdaemon sends get
+// their Go form, anything else becomes an *Object.
+func construct(cls ogórek.Class, args ogórek.Tuple, newobj bool) (any, error) {
+	switch cls.Module + "." + cls.Name {
+	case "datetime.datetime", "datetime.date":
+		if len(args) >= 1 {
+			if b, ok := args[0].(ogórek.Bytes); ok {
+				return decodeDatetime([]byte(b), cls.Name == "date")
+			}
+		}
+	case "builtins.set", "builtins.frozenset", "__builtin__.set":
+		if len(args) == 1 {
+			if l, ok := args[0].(*pyList); ok {
+				return &pySet{items: l.items}, nil
+			}
+		}
+		if len(args) == 0 {
+			return &pySet{}, nil
+		}
+	case "builtins.bytearray", "__builtin__.bytearray":
+		if len(args) == 1 {
+			if b, ok := args[0].(ogórek.Bytes); ok {
+				return []byte(b), nil
+			}
+		}
+	case "_codecs.encode":
+		// protocol <= 2 bytes: _codecs.encode(latin1-decoded str, 'latin1')
+		if len(args) == 2 {
+			if s, ok := args[0].(string); ok {
+				out := make([]byte, 0, len(s))
+				for _, r := range s {
+					out = append(out, byte(r))
+				}
+				return ogórek.Bytes(out), nil
+			}
+		}
+	case "copyreg._reconstructor", "copy_reg._reconstructor":
+		if len(args) >= 1 {
+			if c, ok := args[0].(ogórek.Class); ok {
+				return &Object{Class: c}, nil
+			}
+		}
+	case "collections.OrderedDict":
+		return map[any]any{}, nil
+	}
+	return &Object{Class: cls, Args: args}, nil
+}
+
+// decodeDatetime reads datetime's pickled state: year(2, big endian), month, day, then
+// for datetime hour, minute, second and microseconds (3 bytes, big endian). The fold bit
+// rides in the month byte's top bit.
+func decodeDatetime(b []byte, dateOnly bool) (time.Time, error) {
+	if dateOnly {
+		if len(b) != 4 {
+			return time.Time{}, fmt.Errorf("date state of %d bytes", len(b))
+		}
+		return time.Date(int(b[0])<<8|int(b[1]), time.Month(b[2]), int(b[3]), 0, 0, 0, 0, time.Local), nil
+	}
+	if len(b) != 10 {
+		return time.Time{}, fmt.Errorf("datetime state of %d bytes", len(b))
+	}
+	us := int(b[7])<<16 | int(b[8])<<8 | int(b[9])
+	return time.Date(int(b[0])<<8|int(b[1]), time.Month(b[2]&0x7f), int(b[3]),
+		int(b[4]), int(b[5]), int(b[6]), us*1000, time.Local), nil
+}
+
+// finishState remembers what finish converted: one Go slice per Python list so shared
+// references stay shared, and the maps and objects already walked so cycles end.
+type finishState struct {
+	lists map[*pyList][]any
+	seen  map[uintptr]bool
+}
+
+// finish replaces the decoding-time containers with their public forms. A list that
+// contains itself ends up holding nil at the cycle.
+func finish(v any, st *finishState) any {
+	switch x := v.(type) {
+	case *pyList:
+		if out, ok := st.lists[x]; ok {
+			return out
+		}
+		out := make([]any, len(x.items))
+		st.lists[x] = out
+		for i, it := range x.items {
+			out[i] = finish(it, st)
+		}
+		return out
+	case *pySet:
+		out := make(Set, len(x.items))
+		for i, it := range x.items {
+			out[i] = finish(it, st)
+		}
+		return out
+	case ogórek.Tuple:
+		out := make(ogórek.Tuple, len(x))
+		for i, it := range x {
+			out[i] = finish(it, st)
+		}
+		return out
+	case map[any]any:
+		p := reflect.ValueOf(x).Pointer()
+		if st.seen[p] {
+			return x
+		}
+		st.seen[p] = true
+		for k, it := range x {
+			x[k] = finish(it, st)
+		}
+		return x
+	case *Object:
+		p := reflect.ValueOf(x).Pointer()
+		if st.seen[p] {
+			return x
+		}
+		st.seen[p] = true
+		x.Args, _ = finish(x.Args, st).(ogórek.Tuple)
+		x.State = finish(x.State, st)
+		return x
+	}
+	return v
+}
