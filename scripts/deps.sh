@@ -17,6 +17,10 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null
 need node nodejs
 need npm npm
 need chromium chromium       # browser tests of the pages and the WebSocket client
+# Debian's Python sees Debian's packages; the python3 first on PATH may not.
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
+/usr/bin/python3 -c 'import gunicorn' 2>/dev/null || need_apt+=(gunicorn)        # legacy-wsgi
+/usr/bin/python3 -c 'import Pyro4' 2>/dev/null || need_apt+=(python3-pyro4)      # the gnrdaemon stand-in
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
