@@ -64,8 +64,10 @@ func New(app abi.LegacyApp, opts Options) (http.Handler, error) {
 			pr.SetXForwarded()
 		},
 		Transport: transport,
-		// Flush at once: chunked and streamed responses reach the client as they come.
-		FlushInterval: -1,
+		// 0: sized responses go out in as few writes as possible; ReverseProxy flushes
+		// every write itself when a response has no length (chunked, streamed), so
+		// those still reach the client as they come.
+		FlushInterval: 0,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			code := http.StatusBadGateway
 			var ne net.Error

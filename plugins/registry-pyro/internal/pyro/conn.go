@@ -185,7 +185,12 @@ func (c *Conn) roundTrip(ctx context.Context, req *message) (*message, error) {
 // ioError breaks the connection and reports the context's error when it caused the
 // failure, so callers can match context.DeadlineExceeded / context.Canceled.
 func (c *Conn) ioError(ctx context.Context, op string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)) {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(dl) {
+		// The socket deadline can fire a moment before the context's own timer.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)) {
 		c.breakWith(fmt.Errorf("%w: %s interrupted: %w", ErrConnectionBroken, op, cerr))
 		return fmt.Errorf("%s interrupted: %w", op, cerr)
 	}
@@ -218,9 +223,9 @@ func (c *Conn) Close() error {
 }
 
 // alive reports whether an idle connection still looks open: the daemon sends nothing
-// unprompted, so a read that would block means alive, and EOF or an error means the
-// daemon closed it (it exited or restarted). This keeps a pool from sending a
-// non-idempotent call into a dead socket. Only for idle connections (no call running).
+// unprompted, so "no data yet" means alive, and EOF or an error means the daemon closed
+// it (it exited or restarted). This keeps a pool from sending a non-idempotent call into
+// a dead socket. Only for idle connections (no call running).
 func (c *Conn) alive() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -231,16 +236,9 @@ func (c *Conn) alive() bool {
 		c.breakWith(fmt.Errorf("%w: unsolicited data from daemon", ErrProtocol))
 		return false
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(-time.Second))
-	_, err := c.br.Peek(1)
-	_ = c.nc.SetReadDeadline(time.Time{})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
+	if err := peekClosed(c.nc); err != nil {
+		c.breakWith(fmt.Errorf("%w: idle connection: %w", ErrConnectionBroken, err))
+		return false
 	}
-	if err == nil {
-		c.breakWith(fmt.Errorf("%w: unsolicited data from daemon", ErrProtocol))
-	} else {
-		c.breakWith(fmt.Errorf("%w: idle connection closed: %w", ErrConnectionBroken, err))
-	}
-	return false
+	return true
 }
