@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 workers=${2:-4}
 conns=${3:-32}
+class=${4:-sync}   # gunicorn worker class for all three: sync or gthread
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx; }
 go build -o bin/gnrhost ./cmd/gnrhost
@@ -29,19 +30,19 @@ measure() { # name url
 }
 
 # 1. gunicorn direct on TCP.
-/usr/bin/python3 -m gunicorn --chdir "$app_dir" --workers "$workers" --bind 127.0.0.1:18301 --log-level warning hello:application &
+/usr/bin/python3 -m gunicorn --chdir "$app_dir" --workers "$workers" --worker-class "$class" --bind 127.0.0.1:18301 --log-level warning hello:application &
 pids+=($!)
 # 2. gnrhost with legacy-wsgi (its own gunicorn on a unix socket).
 cat > "$tmp/set.yaml" <<YAML
 registry: {plugin: registry-mem}
 legacy:
   plugin: legacy-wsgi
-  config: {app: "hello:application", chdir: "$app_dir", workers: $workers}
+  config: {app: "hello:application", chdir: "$app_dir", workers: $workers, worker_class: $class}
 YAML
-bin/gnrhost serve --plugins "$tmp/set.yaml" --listen 127.0.0.1:18302 --log-level warn 2>"$tmp/gnrhost.log" &
+GOGC=${GNRHOST_GOGC:-100} bin/gnrhost serve --plugins "$tmp/set.yaml" --listen 127.0.0.1:18302 --log-level warn 2>"$tmp/gnrhost.log" &
 pids+=($!)
 # 3. nginx in front of a gunicorn on a unix socket, keep-alive to it.
-/usr/bin/python3 -m gunicorn --chdir "$app_dir" --workers "$workers" --bind "unix:$tmp/nginx-up.sock" --log-level warning hello:application &
+/usr/bin/python3 -m gunicorn --chdir "$app_dir" --workers "$workers" --worker-class "$class" --bind "unix:$tmp/nginx-up.sock" --log-level warning hello:application &
 pids+=($!)
 cat > "$tmp/nginx.conf" <<NGINX
 user root;
@@ -68,7 +69,7 @@ nginx -c "$tmp/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 wait_http http://127.0.0.1:18301/ && wait_http http://127.0.0.1:18302/ && wait_http http://127.0.0.1:18303/ || { show_logs; exit 1; }
-echo "wrk -t2 -c$conns -d${secs}s, gunicorn with $workers sync workers each"
+echo "wrk -t2 -c$conns -d${secs}s, gunicorn with $workers $class workers each"
 measure gunicorn-direct http://127.0.0.1:18301/
 measure gnrhost http://127.0.0.1:18302/
 measure nginx http://127.0.0.1:18303/

@@ -37,6 +37,11 @@ type Config struct {
 	App string `json:"app"`
 	// Workers is gunicorn's worker count (default 2).
 	Workers int `json:"workers"`
+	// WorkerClass is gunicorn's worker class (default "sync"); "gthread" keeps
+	// connections from the host alive between requests.
+	WorkerClass string `json:"worker_class"`
+	// Threads per worker, for worker_class gthread (default 1).
+	Threads int `json:"threads"`
 	// Chdir is the directory gunicorn runs in (relative to the set file's directory,
 	// which is also the default).
 	Chdir string `json:"chdir"`
@@ -90,6 +95,14 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 			errs = append(errs, err.Error())
 		}
 	}
+	switch c.WorkerClass {
+	case "", "sync", "gthread":
+	default:
+		errs = append(errs, fmt.Sprintf("worker_class %q: expected sync or gthread", c.WorkerClass))
+	}
+	if c.Threads < 0 || c.Threads > 1024 {
+		errs = append(errs, fmt.Sprintf("threads: expected 1 to 1024, found %d", c.Threads))
+	}
 	if c.Workers < 0 || c.Workers > 256 {
 		errs = append(errs, fmt.Sprintf("workers: expected 1 to 256, found %d", c.Workers))
 	}
@@ -103,6 +116,12 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	}
 	if c.Workers == 0 {
 		c.Workers = 2
+	}
+	if c.WorkerClass == "" {
+		c.WorkerClass = "sync"
+	}
+	if c.Threads == 0 {
+		c.Threads = 1
 	}
 	if c.HealthPath == "" {
 		c.HealthPath = "/"

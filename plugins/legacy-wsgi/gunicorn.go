@@ -80,6 +80,8 @@ func startGunicorn(cfg Config, dir, socket string, logger *slog.Logger) (*proces
 	args := []string{"-m", "gunicorn",
 		"--bind", "unix:" + socket,
 		"--workers", strconv.Itoa(cfg.Workers),
+		"--worker-class", cfg.WorkerClass,
+		"--threads", strconv.Itoa(cfg.Threads),
 		"--timeout", strconv.Itoa(int(cfg.Timeout.D().Seconds())),
 		"--graceful-timeout", strconv.Itoa(int(cfg.GracefulTimeout.D().Seconds())),
 		// Logs to stderr, where the host reads them line by line.
