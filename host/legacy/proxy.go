@@ -69,11 +69,11 @@ func New(app abi.LegacyApp, opts Options) (http.Handler, error) {
 		// those still reach the client as they come.
 		FlushInterval: 0,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			code := http.StatusBadGateway
+			// Refused, reset or cut connections all mean the site is (re)starting or
+			// down: 503, so clients retry. Only a slow site is a 504.
+			code := http.StatusServiceUnavailable
 			var ne net.Error
-			if isDialError(err) {
-				code = http.StatusServiceUnavailable
-			} else if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() {
 				code = http.StatusGatewayTimeout
 			}
 			if errors.Is(err, context.Canceled) {
@@ -93,9 +93,4 @@ func New(app abi.LegacyApp, opts Options) (http.Handler, error) {
 		},
 	}
 	return rp, nil
-}
-
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
