@@ -28,19 +28,13 @@ type inbound struct {
 	Params json.RawMessage `json:"params,omitempty"`
 }
 
-// Outbound frames.
+// Outbound frames (pushes are encoded by hand, see pushJSON).
 type helloFrame struct {
 	Type    string `json:"type"` // "hello"
 	PageID  string `json:"page_id"`
 	Epoch   string `json:"epoch"`
 	LastSeq uint64 `json:"last_seq"`
 	Resumed bool   `json:"resumed"`
-}
-
-type pushFrame struct {
-	Type string          `json:"type"` // "push"
-	Seq  uint64          `json:"seq"`
-	Data json.RawMessage `json:"data"`
 }
 
 type resultFrame struct {
