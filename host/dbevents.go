@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/gnrhost/gnrhost/abi"
@@ -14,7 +13,6 @@ import (
 // maxEventsPerPost bounds one POST /_gnr/dbevents.
 const maxEventsPerPost = 1000
 
-var tableRE = regexp.MustCompile(`^[A-Za-z0-9_]+\.[A-Za-z0-9_.]+$`)
 
 type dbeventsRequest struct {
 	Events       []abi.DbEvent `json:"events"`
@@ -48,7 +46,7 @@ func (h *Host) postDbEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, ev := range req.Events {
-		if !tableRE.MatchString(ev.Table) || len(ev.Table) > 128 {
+		if !abi.ValidTableName(ev.Table) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad table name " + ev.Table + `: expected "pkg.table"`})
 			return
 		}

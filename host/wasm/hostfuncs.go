@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -51,31 +50,10 @@ func give(mod api.Module, data []byte, buf, capacity uint32) uint64 {
 	return rc(int32(n))
 }
 
-func validKey(k []byte) bool {
-	if len(k) == 0 || len(k) > wasmabi.MaxKeyBytes || !utf8.Valid(k) {
-		return false
-	}
-	for _, c := range k {
-		if c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+// The key and table rules are the page contract's (abi), shared with native page plugins.
+func validKey(k []byte) bool { return abi.ValidPageKey(string(k)) }
 
-func validTable(t []byte) bool {
-	s := string(t)
-	pkg, tbl, ok := strings.Cut(s, ".")
-	if !ok || pkg == "" || tbl == "" || len(s) > 128 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+func validTable(t []byte) bool { return abi.ValidTableName(string(t)) }
 
 // registryCode maps a registry failure to a host-function code, remembering an outage so
 // the call fails with 503 even if the guest ignores the code.
@@ -219,7 +197,7 @@ func hostFuncs() []hostFunc {
 				return
 			}
 			ev, ok := read(mod, api.DecodeU32(s[2]), n)
-			if !ok || !isJSONObject(ev) {
+			if !ok || !abi.IsJSONObject(ev) {
 				s[0] = rc(wasmabi.ErrInvalid)
 				return
 			}
@@ -299,11 +277,6 @@ func tableFunc(name string, subscribe bool) hostFunc {
 		st.result.Tables = append(st.result.Tables, TableChange{Table: string(table), Subscribe: subscribe})
 		s[0] = rc(0)
 	}}
-}
-
-func isJSONObject(b []byte) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
 // instantiateHostModule adds the gnr module to a runtime.
