@@ -13,7 +13,6 @@ import (
 // maxEventsPerPost bounds one POST /_gnr/dbevents.
 const maxEventsPerPost = 1000
 
-
 type dbeventsRequest struct {
 	Events       []abi.DbEvent `json:"events"`
 	OriginPageID string        `json:"origin_page_id"`
