@@ -18,18 +18,18 @@ printf '%s\n%s\n%s\n' "$rpc" "$call" "$load" | awk '
   /^Benchmark/ { n = name($1); sum[n] += $3; cnt[n]++ }
   function mean(k) { return cnt[k] ? sum[k] / cnt[k] : 0 }
   END {
-    split("go c rust assemblyscript wat", langs, " ")
+    split("go c rust assemblyscript wat goplugin", langs, " ")
     for (l = 0; l < 2; l++) {
       life = l ? "ephemeral" : "resident"
       base = mean("BenchmarkCounterRPC/" life "/native")
       printf "\nRPC over HTTP, %s counter: native Go handler %.1f us/op\n", life, base/1000
-      for (i = 1; i <= 5; i++) {
+      for (i = 1; i <= 6; i++) {
         k = "BenchmarkCounterRPC/" life "/" langs[i]
         if (cnt[k]) printf "  %-15s %8.1f us/op  %.2fx native\n", langs[i], mean(k)/1000, mean(k)/base
       }
     }
     printf "\nephemeral vs resident, RPC over HTTP (cost of reconstruction):\n"
-    for (i = 0; i <= 5; i++) {
+    for (i = 0; i <= 6; i++) {
       lang = i ? langs[i] : "native"
       r = mean("BenchmarkCounterRPC/resident/" lang); e = mean("BenchmarkCounterRPC/ephemeral/" lang)
       if (r && e) printf "  %-15s resident %7.1f us, ephemeral %7.1f us, %.2fx\n", lang, r/1000, e/1000, e/r

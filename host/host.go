@@ -197,9 +197,6 @@ func (h *Host) Registry() abi.Registry { return h.registry }
 // Executors is the pool for blocking work.
 func (h *Host) Executors() *executor.Pool { return h.exec }
 
-// Metrics are the host's Prometheus series.
-func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
-
 // Plugins returns the status of every plugin of the set.
 func (h *Host) Plugins() []pluginmgr.Status {
 	out := []pluginmgr.Status{h.registry.Status()}

@@ -72,6 +72,8 @@ func benchHost(b *testing.B, lifecycle string) (*httptest.Server, func()) {
 	for _, lang := range languages {
 		fmt.Fprintf(&yml, "  - {route: /%s, module: %q, lifecycle: %s}\n", lang, filepath.Join(root, "examples/pages/counter", lang, "counter.wasm"), lifecycle)
 	}
+	// The same Go handler as a native page plugin over go-plugin.
+	fmt.Fprintf(&yml, "  - {route: /goplugin, plugin: %q, lifecycle: %s}\n", testpeer.GoBuild(b, "examples/pages/counter/goplugin"), lifecycle)
 	cat := host.Catalog{
 		Registries: map[string]abi.RegistryFactory{registrymem.Factory.Name: registrymem.Factory},
 		Pages: map[string]pages.HandlerFactory{"counter-native": func(context.Context, pluginset.PageRoute, *slog.Logger) (pages.Handler, error) {
@@ -91,12 +93,13 @@ func benchHost(b *testing.B, lifecycle string) (*httptest.Server, func()) {
 }
 
 // BenchmarkCounterRPC is one `increment` RPC over HTTP (keep-alive, one client) on the
-// counter page: native Go handler vs each language's WASM build, resident and ephemeral.
+// counter page: native Go handler vs each language's WASM build and the go-plugin page
+// plugin, resident and ephemeral.
 // bench/pages.sh prints the ratios.
 func BenchmarkCounterRPC(b *testing.B) {
 	for _, lifecycle := range []string{"resident", "ephemeral"} {
 		srv, stop := benchHost(b, lifecycle)
-		for _, route := range append([]string{"native"}, languages...) {
+		for _, route := range append(append([]string{"native"}, languages...), "goplugin") {
 			b.Run(lifecycle+"/"+route, func(b *testing.B) {
 				jar, _ := cookiejar.New(nil)
 				client := &http.Client{Jar: jar}

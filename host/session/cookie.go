@@ -38,9 +38,6 @@ func NewSigner(name string, secret []byte) (*Signer, error) {
 	return &Signer{name: name, secret: append([]byte(nil), secret...)}, nil
 }
 
-// CookieName is the cookie's name.
-func (s *Signer) CookieName() string { return s.name }
-
 func (s *Signer) mac(payload string) string {
 	m := hmac.New(sha256.New, s.secret)
 	m.Write([]byte(payload))

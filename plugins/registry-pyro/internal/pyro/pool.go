@@ -36,9 +36,6 @@ func NewPool(addr string, hmacKey []byte, size int) *Pool {
 	return &Pool{addr: addr, key: append([]byte(nil), hmacKey...), slots: make(chan struct{}, size)}
 }
 
-// Addr is the daemon address the pool connects to.
-func (p *Pool) Addr() string { return p.addr }
-
 // Call runs one call on a pooled connection; see Conn.Call.
 func (p *Pool) Call(ctx context.Context, objectID, method string, args []any, kwargs map[string]any) (any, error) {
 	c, err := p.get(ctx)
