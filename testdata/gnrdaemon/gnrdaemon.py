@@ -14,10 +14,12 @@ Once it listens it prints "URI=<GnrDaemon uri>" and "PORT=<n>" on stdout.
 import argparse
 import re
 import sys
+import threading
 from datetime import datetime
 
 import Pyro4
 
+from gnr.core.gnrbag import Bag  # noqa: E402 (pickled by module path)
 from gnr.web.gnrwebpage import ClientDataChange  # noqa: E402 (pickled by module path)
 
 # Same configuration as gnrsiteregister/gnrdaemon: the Go client must cope with it.
@@ -54,7 +56,7 @@ class Register(object):
         item.setdefault("last_rpc_ts", None)
         item.setdefault("last_refresh_ts", None)
         self.items_by_id[item["register_item_id"]] = item
-        self.data[item["register_item_id"]] = dict(data or {})
+        self.data[item["register_item_id"]] = data if isinstance(data, Bag) else Bag(data)
         return item
 
     # ---- methods reached through SiteRegister with register_name=... ----
@@ -67,7 +69,9 @@ class Register(object):
         return item
 
     def get_item_data(self, register_item_id):
-        return self.data.get(register_item_id, {})
+        # As in gnrsiteregister: a missing item gets a fresh Bag that nobody keeps.
+        data = self.data.get(register_item_id)
+        return Bag() if data is None else data
 
     def exists(self, register_item_id):
         return register_item_id in self.items_by_id
@@ -126,11 +130,13 @@ class Register(object):
             return None
         changes = item["datachanges"]
         if reset:
+            # As in gnrsiteregister: a reset also restarts the change index at 0.
             item["datachanges"] = []
+            item["datachanges_idx"] = 0
         return changes
 
     def reset_datachanges(self, register_item_id):
-        return self.update_item(register_item_id, {"datachanges": []})
+        return self.update_item(register_item_id, {"datachanges": [], "datachanges_idx": 0})
 
     def set_datachange(self, register_item_id, path, value=None, attributes=None, fired=False,
                        reason=None, replace=False, delete=False):
@@ -350,12 +356,56 @@ class SiteRegister(object):
         return changes or []
 
 
+class SiteRegisterServer(object):
+    """The site daemon's control object (the real one can stop and dump the register)."""
+
+    def __init__(self, register):
+        self.register = register
+
+    def ping(self, **kwargs):
+        return "ping"
+
+
+class RemoteStoreBagHandler(object):
+    """The RemoteData object: Bag methods on one item's data store.
+
+    Calls name the item with the keywords _siteregister_register_name and
+    _siteregister_register_item_id (and optionally _pyrosubbag, a sub-path), as the real
+    RemoteStoreBagHandler expects them.
+    """
+
+    def __init__(self, siteregister):
+        self.siteregister = siteregister
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            register_name = kwargs.pop("_siteregister_register_name", None)
+            item_id = kwargs.pop("_siteregister_register_item_id", None)
+            subbag = kwargs.pop("_pyrosubbag", None)
+            if register_name not in self.siteregister.registers:
+                raise GnrDaemonException("unknown register_name %r" % register_name)
+            store = self.siteregister.registers[register_name].get_item_data(item_id)
+            if subbag:
+                store = store.getItem(subbag)
+            handler = getattr(store, name, None)
+            if handler is None:
+                raise AttributeError("PyroSubBag at %s has no attribute '%s'" % (subbag, name))
+            return handler(*args, **kwargs)
+        return call
+
+
 class GnrDaemon(object):
     """The main daemon object: hands out one SiteRegister per site."""
 
-    def __init__(self, daemon):
+    def __init__(self, daemon, host, hmac_key):
         self.daemon = daemon
+        self.host = host
+        self.hmac_key = hmac_key
         self.sites = {}
+        self.site_daemons = []
 
     def ping(self, **kwargs):
         return "ping"  # what the real GnrDaemon.ping answers
@@ -364,20 +414,26 @@ class GnrDaemon(object):
                 sitename=None, **kwargs):
         """Return the site's dict (sitename, server_uri, register_uri, register_port).
 
-        The real daemon forks a child process with its own Pyro daemon per site and answers
-        {} until that child reports back; this one registers the site's SiteRegister in the
-        same daemon (same host:port, object id SiteRegister.<site>) and answers at once, so
-        a client reconnecting after a restart finds the register at the same address.
+        Like the real daemon, each site gets its own Pyro daemon on its own port, holding the
+        objects SiteRegisterServer, SiteRegister and RemoteData. The real one forks a child
+        process and answers {} until it reports back; this one starts the site daemon in a
+        thread and answers at once (one process: killing the main daemon kills every site).
         """
         name = domainIdentifier or sitename
         site = self.sites.get(name)
         if site is None:
             if not create:
                 return None
-            object_id = "SiteRegister." + re.sub(r"[^A-Za-z0-9_-]", "_", name)
-            uri = self.daemon.register(SiteRegister(name), object_id)
-            site = {"sitename": name, "server_uri": str(uri), "register_uri": str(uri),
-                    "register_port": uri.port}
+            site_daemon = Pyro4.Daemon(host=self.host, port=0)
+            site_daemon._pyroHmacKey = self.hmac_key
+            register = SiteRegister(name)
+            register_uri = site_daemon.register(register, "SiteRegister")
+            site_daemon.register(RemoteStoreBagHandler(register), "RemoteData")
+            server_uri = site_daemon.register(SiteRegisterServer(register), "SiteRegisterServer")
+            threading.Thread(target=site_daemon.requestLoop, name="sr_" + name, daemon=True).start()
+            self.site_daemons.append(site_daemon)
+            site = {"sitename": name, "server_uri": str(server_uri), "register_uri": str(register_uri),
+                    "register_port": register_uri.port}
             self.sites[name] = site
         return dict(site)
 
@@ -394,7 +450,7 @@ def main(argv):
 
     daemon = Pyro4.Daemon(host=args.host, port=args.port)
     daemon._pyroHmacKey = args.hmac.encode("utf-8")
-    uri = daemon.register(GnrDaemon(daemon), "GnrDaemon")
+    uri = daemon.register(GnrDaemon(daemon, args.host, daemon._pyroHmacKey), "GnrDaemon")
     print("URI=%s" % uri)
     print("PORT=%d" % uri.port)
     sys.stdout.flush()

@@ -110,37 +110,92 @@ func (c *Conn) Call(ctx context.Context, objectID, method string, args []any, kw
 		kwargs = map[string]any{}
 	}
 	// Pyro4's call payload: the tuple (objectId, method, vargs tuple, kwargs dict).
-	data, err := Pickle(ogórek.Tuple{objectID, method, ogórek.Tuple(args), kwargs})
+	v, err := c.invoke(ctx, ogórek.Tuple{objectID, method, ogórek.Tuple(args), kwargs}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pyro: %s.%s: %w", objectID, method, err)
+	}
+	return v, nil
+}
+
+// BatchCall is one call of a Batch.
+type BatchCall struct {
+	Method string
+	Args   []any
+	Kwargs map[string]any
+}
+
+// Batch runs calls on objectID in one request, as Pyro4's BatchProxy does: the daemon runs
+// them in order and stops at the first exception. A multiplex daemon (gnrdaemon's site
+// register is one) serves one request at a time, so a batch also runs without other
+// clients' calls in between: that is what makes read-after-write pairs atomic there.
+// The results are in call order; an exception in call i returns the results before it
+// and an error wrapping a *RemoteError.
+func (c *Conn) Batch(ctx context.Context, objectID string, calls []BatchCall) ([]any, error) {
+	list := make([]any, len(calls))
+	for i, bc := range calls {
+		args, kwargs := bc.Args, bc.Kwargs
+		if args == nil {
+			args = []any{}
+		}
+		if kwargs == nil {
+			kwargs = map[string]any{}
+		}
+		list[i] = ogórek.Tuple{bc.Method, ogórek.Tuple(args), kwargs}
+	}
+	// The daemon iterates the vargs of a "<batch>" invoke as (method, vargs, kwargs).
+	v, err := c.invoke(ctx, ogórek.Tuple{objectID, "<batch>", list, nil}, FlagBatch)
+	if err != nil {
+		return nil, fmt.Errorf("pyro: %s <batch>: %w", objectID, err)
+	}
+	results, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("pyro: %s <batch>: %w: result is %T, not a list", objectID, ErrProtocol, v)
+	}
+	for i, r := range results {
+		if obj, ok := r.(*Object); ok && obj.Class.Name == "_ExceptionWrapper" {
+			exc, _ := obj.Attr("exception")
+			return results[:i], fmt.Errorf("pyro: %s.%s (batched): %w", objectID, calls[i].Method, remoteErrorFrom(exc))
+		}
+	}
+	if len(results) != len(calls) {
+		return results, fmt.Errorf("pyro: %s <batch>: %w: %d results for %d calls", objectID, ErrProtocol, len(results), len(calls))
+	}
+	return results, nil
+}
+
+// invoke sends one INVOKE with the pickled payload and returns the decoded result.
+func (c *Conn) invoke(ctx context.Context, payload ogórek.Tuple, flags uint16) (any, error) {
+	data, err := Pickle(payload)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++ // Pyro4 increments before sending; the handshake used 0
-	reply, err := c.roundTrip(ctx, &message{Type: MsgInvoke, Serializer: SerializerPickle, Seq: c.seq, Data: data})
+	reply, err := c.roundTrip(ctx, &message{Type: MsgInvoke, Serializer: SerializerPickle, Seq: c.seq, Flags: flags, Data: data})
 	if err != nil {
-		return nil, fmt.Errorf("pyro: %s.%s: %w", objectID, method, err)
+		return nil, err
 	}
 	if reply.Type != MsgResult {
 		c.breakWith(fmt.Errorf("%w: reply type %d to invoke", ErrProtocol, reply.Type))
-		return nil, fmt.Errorf("pyro: %s.%s: %w", objectID, method, c.broken)
+		return nil, c.broken
 	}
 	if reply.Serializer != SerializerPickle {
-		return nil, fmt.Errorf("pyro: %s.%s: %w: reply serializer %d", objectID, method, ErrProtocol, reply.Serializer)
+		return nil, fmt.Errorf("%w: reply serializer %d", ErrProtocol, reply.Serializer)
 	}
 	if reply.Flags&FlagItemStreamResult != 0 {
-		return nil, fmt.Errorf("pyro: %s.%s: streamed (iterator) results are not supported", objectID, method)
+		return nil, fmt.Errorf("streamed (iterator) results are not supported")
 	}
-	payload, err := reply.payload()
+	body, err := reply.payload()
 	if err != nil {
-		return nil, fmt.Errorf("pyro: %s.%s: %w", objectID, method, err)
+		return nil, err
 	}
-	v, err := Unpickle(payload)
+	v, err := Unpickle(body)
 	if err != nil {
-		return nil, fmt.Errorf("pyro: %s.%s: decode result: %w", objectID, method, err)
+		return nil, fmt.Errorf("decode result: %w", err)
 	}
 	if reply.Flags&FlagException != 0 {
-		return nil, fmt.Errorf("pyro: %s.%s: %w", objectID, method, remoteErrorFrom(v))
+		return nil, remoteErrorFrom(v)
 	}
 	return v, nil
 }

@@ -47,6 +47,17 @@ func (p *Pool) Call(ctx context.Context, objectID, method string, args []any, kw
 	return v, err
 }
 
+// Batch runs calls on a pooled connection; see Conn.Batch.
+func (p *Pool) Batch(ctx context.Context, objectID string, calls []BatchCall) ([]any, error) {
+	c, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.Batch(ctx, objectID, calls)
+	p.put(c)
+	return v, err
+}
+
 // Proxy returns a handle that calls the object at uri through this pool. uri must be on
 // the pool's address.
 func (p *Pool) Proxy(uri URI) (*Proxy, error) {
@@ -129,6 +140,11 @@ type Proxy struct {
 // Call invokes method on the proxy's object.
 func (x *Proxy) Call(ctx context.Context, method string, args []any, kwargs map[string]any) (any, error) {
 	return x.pool.Call(ctx, x.object, method, args, kwargs)
+}
+
+// Batch runs calls on the proxy's object in one request; see Conn.Batch.
+func (x *Proxy) Batch(ctx context.Context, calls []BatchCall) ([]any, error) {
+	return x.pool.Batch(ctx, x.object, calls)
 }
 
 // Object is the remote object id.

@@ -1,0 +1,1 @@
+"""Stand-in for gnr.core (see ../../README.md)."""
