@@ -7,6 +7,10 @@ Phase 0 serves it through gnrhost (plugin legacy-wsgi, gunicorn). It answers:
   GET  /headers   the request's Host and X-Forwarded-* headers, as JSON
   GET  /version   the text of version.txt as read when the app was imported (a reload
                   through SIGHUP re-imports the app in new workers)
+and hands the Genropy routes to gnrsite.py (connections, pages, RPC and datachanges kept in
+gnrdaemon over Pyro4; 503 until GNR_DAEMON_URI and friends are set, see README.md):
+  GET  /pages/<pagename>   a new page          POST /pages/<pagename>  an RPC of a page
+  POST /_ping              a page's datachanges
 """
 import hashlib
 import json
@@ -63,6 +67,16 @@ def _chunked(environ, start_response):
     return chunks()
 
 
+def _genropy(environ, start_response):
+    # Imported on first use: the routes above need neither gnrsite.py nor Pyro4.
+    try:
+        import gnrsite
+    except ImportError as exc:
+        return _send(start_response, "503 Service Unavailable",
+                     ("the Genropy routes are off: cannot import gnrsite (%s)\n" % exc).encode())
+    return gnrsite.application(environ, start_response)
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     method = environ.get("REQUEST_METHOD", "GET")
@@ -77,4 +91,6 @@ def application(environ, start_response):
         return _send(start_response, "200 OK", json.dumps(seen).encode(), "application/json")
     if path == "/version":
         return _send(start_response, "200 OK", VERSION.encode())
+    if path == "/_ping" or path.startswith("/pages/"):
+        return _genropy(environ, start_response)
     return _send(start_response, "404 Not Found", b"not found\n")

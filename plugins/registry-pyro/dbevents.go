@@ -94,7 +94,8 @@ func (r *Registry) NotifyDbEvents(ctx context.Context, events []abi.DbEvent, ori
 		calls = append(calls,
 			pyro.BatchCall{Method: "notifyDbEvents", Kwargs: map[string]any{
 				"dbeventsDict":   map[string]any{table: pyEvents[table]},
-				"origin_page_id": nullable(originPageID), "dbevent_reason": nullable(reason)}},
+				"origin_page_id": nullable(originPageID), "dbevent_reason": nullable(reason),
+				"register_name": string(abi.RegisterPage)}},
 			pyro.BatchCall{Method: "pages", Kwargs: map[string]any{"index_name": table}})
 	}
 	var notices []abi.DbEventNotice

@@ -114,8 +114,7 @@ func create(item abi.Item) pyro.BatchCall {
 			"user_agent": item.UserAgent, "browser_name": item.BrowserName}}
 	default:
 		return pyro.BatchCall{Method: "new_page", Args: []any{item.ID}, Kwargs: map[string]any{
-			"pagename": item.PageName, "connection_id": item.ConnectionID,
-			"subscribed_tables": uniqueTables(item.SubscribedTables), "user": item.User,
+			"pagename": item.PageName, "connection_id": item.ConnectionID, "user": item.User,
 			"user_ip": item.UserIP, "user_agent": item.UserAgent, "relative_url": item.RelativeURL}}
 	}
 }
@@ -163,6 +162,12 @@ func (r *Registry) AddItem(ctx context.Context, item abi.Item) error {
 			calls = append(calls, pyro.BatchCall{Method: "update_item", Args: []any{item.ID, identity(item)}, Kwargs: reg(item.Register, nil)})
 		} else {
 			calls = append(calls, create(item))
+			if item.Register == abi.RegisterPage && len(item.SubscribedTables) > 0 {
+				// SiteRegister.new_page drops subscribed_tables (Genropy pages subscribe
+				// afterwards); set the list in the same request.
+				calls = append(calls, pyro.BatchCall{Method: "update_item", Args: []any{item.ID,
+					map[string]any{"subscribed_tables": uniqueTables(item.SubscribedTables)}}, Kwargs: reg(item.Register, nil)})
+			}
 			if item.Register == abi.RegisterConnection && item.Guest != isGuestName(item.User) {
 				calls = append(calls, pyro.BatchCall{Method: "update_item", Args: []any{item.ID, map[string]any{guestKey: item.Guest}}, Kwargs: reg(item.Register, nil)})
 			}
@@ -184,17 +189,28 @@ func (r *Registry) GetItem(ctx context.Context, ref abi.ItemRef, includeData boo
 	}
 	var it abi.Item
 	err := r.do(ctx, "GetItem", true, func(ctx context.Context, s *site) error {
-		calls := []pyro.BatchCall{{Method: "get_item", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)}}
+		var res []any
 		if includeData {
-			calls = append(calls, pyro.BatchCall{Method: "get_item_data", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)})
-		}
-		res, err := s.register.Batch(ctx, calls)
-		if err != nil {
-			return err
+			var err error
+			res, err = s.register.Batch(ctx, []pyro.BatchCall{
+				{Method: "get_item", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
+				{Method: "get_item_data", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
+			})
+			if err != nil {
+				return err
+			}
+		} else {
+			// The most frequent call of all: a plain invoke, no batch wrapper.
+			v, err := s.call(ctx, "get_item", []any{ref.ID}, reg(ref.Register, nil))
+			if err != nil {
+				return err
+			}
+			res = []any{v}
 		}
 		if res[0] == nil {
 			return notFound(ref)
 		}
+		var err error
 		if it, err = itemFrom(ref.Register, res[0]); err != nil {
 			return err
 		}

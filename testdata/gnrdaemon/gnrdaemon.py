@@ -227,11 +227,11 @@ class SiteRegister(object):
 
     def new_page(self, page_id, pagename=None, connection_id=None, subscribed_tables=None,
                  user=None, user_ip=None, user_agent=None, relative_url=None, data=None):
-        if isinstance(subscribed_tables, str):
-            subscribed_tables = [t for t in subscribed_tables.split(",") if t]
+        # As in gnrsiteregister, subscribed_tables is accepted and not passed on: a page
+        # subscribes its tables afterwards, with subscribeTable.
         return self.registers["page"].add({
             "register_item_id": page_id, "pagename": pagename, "connection_id": connection_id,
-            "subscribed_tables": list(subscribed_tables or []), "user": user,
+            "subscribed_tables": [], "user": user,
             "user_ip": user_ip, "user_agent": user_agent, "relative_url": relative_url}, data)
 
     def new_user(self, user=None, user_tags=None, user_id=None, user_name=None, avatar_extra=None):
@@ -342,9 +342,6 @@ class SiteRegister(object):
             tables.append(table)
         elif not subscribe and table in tables:
             tables.remove(table)
-
-    def notifyDbEvents(self, dbeventsDict=None, origin_page_id=None, dbevent_reason=None):
-        return self.registers["page"].notifyDbEvents(dbeventsDict, origin_page_id, dbevent_reason)
 
     def handle_ping(self, page_id=None, reason=None, _serverstore_changes=None, **kwargs):
         """Refresh the page and hand back (and reset) its pending datachanges."""

@@ -28,12 +28,13 @@ def main(uri, key="supersecretkey"):
         reg.new_connection("conn1", user="alice", user_id="u1", user_name="Alice",
                            user_tags="admin", user_ip="127.0.0.1", user_agent="smoke")
         reg.new_page("page1", pagename="index", connection_id="conn1", user="alice",
-                     subscribed_tables="todo.item", relative_url="/index")
+                     relative_url="/index")
+        reg.subscribeTable("page1", "todo.item", True)
         page = reg.get_item("page1", include_data=True, register_name="page")
         assert page["connection_id"] == "conn1", page
         assert page["subscribed_tables"] == ["todo.item"], page
         reg.notifyDbEvents({"todo.item": [{"pkey": "1", "dbevent": "I"}]},
-                           origin_page_id="page1", dbevent_reason="smoke")
+                           origin_page_id="page1", dbevent_reason="smoke", register_name="page")
         changes = reg.get_datachanges("page1", reset=True, register_name="page")
         assert len(changes) == 1, changes
         assert changes[0].path == "gnr.dbchanges.todo_item", changes[0].path

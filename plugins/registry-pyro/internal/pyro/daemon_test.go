@@ -104,9 +104,11 @@ func TestItemRoundTrip(t *testing.T) {
 		"bytes": ogórek.Bytes("\x00\xff"), "nested": map[string]any{"k": []any{}},
 	}
 	call(t, reg, "new_page", []any{"page1"}, map[string]any{
-		"pagename": "index", "connection_id": "conn1", "subscribed_tables": "todo.item,todo.list",
+		"pagename": "index", "connection_id": "conn1",
 		"user": "zoë", "user_ip": "127.0.0.1", "user_agent": "Go test", "relative_url": "/index", "data": data,
 	})
+	call(t, reg, "subscribeTable", []any{"page1", "todo.item", true}, nil)
+	call(t, reg, "subscribeTable", []any{"page1", "todo.list", true}, nil)
 	before := time.Now().Add(-time.Minute)
 
 	page := dict(t, call(t, reg, "get_item", []any{"page1"}, map[string]any{"include_data": true, "register_name": "page"}))
@@ -237,7 +239,7 @@ func TestNotifyDbEvents(t *testing.T) {
 	call(t, reg, "new_page", []any{"other"}, map[string]any{"connection_id": "c", "user": "u"})
 	call(t, reg, "subscribeTable", []any{"sub", "todo.item", true, nil}, nil)
 	events := []any{map[string]any{"dbevent": "I", "pkey": "1"}}
-	call(t, reg, "notifyDbEvents", []any{map[string]any{"todo.item": events}, "other", "insert"}, nil)
+	call(t, reg, "notifyDbEvents", []any{map[string]any{"todo.item": events}, "other", "insert"}, map[string]any{"register_name": "page"})
 
 	got := call(t, reg, "get_datachanges", []any{"sub"}, map[string]any{"register_name": "page"}).([]any)
 	if len(got) != 1 {
