@@ -88,7 +88,7 @@ type (
 // Unpickle decodes one pickle (protocols 0-5, without out-of-band buffers) into Go values;
 // see values.go for the mapping. It never runs code: classes become *Object.
 func Unpickle(data []byte) (any, error) {
-	u := unpickler{data: data, memo: map[int]any{}}
+	u := unpickler{data: data}
 	v, err := u.run()
 	if err != nil {
 		return nil, fmt.Errorf("unpickle: %w", err)
@@ -100,7 +100,31 @@ type unpickler struct {
 	data  []byte
 	pos   int
 	stack []any
-	memo  map[int]any
+	// memo is indexed by memo id: pickles number them from 0 up, so a slice beats a map
+	// (the decoder's hottest structure). memoLen counts the ids set, which is what MEMOIZE
+	// uses as the next id (len(memo) in Python's unpickler).
+	memo    []memoSlot
+	memoLen int
+}
+
+type memoSlot struct {
+	v   any
+	set bool
+}
+
+func (u *unpickler) memoPut(idx int, v any) error {
+	// A valid pickle cannot name more memo ids than it has bytes.
+	if idx < 0 || idx > len(u.data) {
+		return fmt.Errorf("memo id %d out of range", idx)
+	}
+	if idx >= len(u.memo) {
+		u.memo = append(u.memo, make([]memoSlot, idx+1-len(u.memo))...)
+	}
+	if !u.memo[idx].set {
+		u.memoLen++
+	}
+	u.memo[idx] = memoSlot{v: v, set: true}
+	return nil
 }
 
 var errTruncated = errors.New("truncated pickle")
@@ -447,7 +471,9 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		u.memo[len(u.memo)] = v
+		if err := u.memoPut(u.memoLen, v); err != nil {
+			return err
+		}
 	case opBinPut, opLongBinPut, opPut:
 		idx, err := u.memoIndex(op == opBinPut, op == opPut)
 		if err != nil {
@@ -457,17 +483,18 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		u.memo[idx] = v
+		if err := u.memoPut(idx, v); err != nil {
+			return err
+		}
 	case opBinGet, opLongBinGet, opGet:
 		idx, err := u.memoIndex(op == opBinGet, op == opGet)
 		if err != nil {
 			return err
 		}
-		v, ok := u.memo[idx]
-		if !ok {
+		if idx < 0 || idx >= len(u.memo) || !u.memo[idx].set {
 			return fmt.Errorf("memo %d not set", idx)
 		}
-		u.push(v)
+		u.push(u.memo[idx].v)
 	default:
 		return errors.New("unsupported opcode")
 	}
