@@ -96,6 +96,10 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
+	h.metrics.WatchRegistry(func(ctx context.Context) (int, int, int, error) {
+		c, err := h.registry.Counters(ctx)
+		return c.Users, c.Connections, c.Pages, err
+	})
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
 	if err := h.startLegacy(ctx); err != nil {
 		_ = h.closePlugins(context.Background())

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gnrhost/gnrhost/internal/testpeer"
+)
+
+const (
+	phase0Key    = "phase0-test-hmac"
+	phase0Token  = "phase0-events-token-0123456789"
+	phase0Secret = "phase0-cookie-secret"
+)
+
+// phase0Set writes a phase-0 set: the miniature Genropy site under legacy-wsgi and
+// registry-pyro (out of process) on the same gnrdaemon.
+func phase0Set(t *testing.T, d *testpeer.Gnrdaemon) string {
+	t.Helper()
+	testpeer.RequirePython(t, "gunicorn")
+	t.Setenv("GNRHOST_TEST_EVENTS_TOKEN", phase0Token)
+	t.Setenv("GNRHOST_TEST_PYRO_KEY", phase0Key)
+	yml := fmt.Sprintf(`registry:
+  plugin: registry-pyro
+  mode: process
+  config: {site: interop, daemon: %q, hmac_key_env: GNRHOST_TEST_PYRO_KEY, call_timeout: 2s}
+legacy:
+  plugin: legacy-wsgi
+  config:
+    app: app:application
+    chdir: %s
+    workers: 2
+    worker_class: gthread
+    threads: 4
+    env:
+      GNR_DAEMON_URI: %q
+      GNR_DAEMON_HMAC: %q
+      GNR_SITE_NAME: interop
+      GNR_SITE_SECRET: %q
+events: {token_env: GNRHOST_TEST_EVENTS_TOKEN}
+`, d.Addr, filepath.Join(testpeer.ModuleRoot(t), "examples/legacy"), d.URI, phase0Key, phase0Secret)
+	path := filepath.Join(t.TempDir(), "phase0.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// openLegacyPage asks the Python site (through the host) for a page subscribed to tables.
+func openLegacyPage(t *testing.T, h *testpeer.Host, tables string) (pageID string, cookie *http.Cookie) {
+	t.Helper()
+	resp, err := http.Get(h.URL("/pages/index?subscribe=" + url.QueryEscape(tables)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Gnr-Page-Id") == "" || len(resp.Cookies()) != 1 {
+		t.Fatalf("GET /pages/index: %d %v %.300s", resp.StatusCode, resp.Header, body)
+	}
+	return resp.Header.Get("X-Gnr-Page-Id"), resp.Cookies()[0]
+}
+
+// legacyPing is the page's /_ping through the host: its datachanges, in the site's XML.
+func legacyPing(t *testing.T, h *testpeer.Host, pageID string, cookie *http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.URL("/_ping"), strings.NewReader(url.Values{"page_id": {pageID}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/_ping: %d %s", resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+func postDbEvent(t *testing.T, h *testpeer.Host, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.URL("/_gnr/dbevents"), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+phase0Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var registryPagesRE = regexp.MustCompile(`(?m)^gnrhost_registry_items\{register="page"\} (\d+)$`)
+
+// TestPhase0Interop: the Python site and the host share gnrdaemon. A page the site
+// registers (served through legacy-wsgi) is seen by the host through registry-pyro; a
+// dbevent the host notifies through registry-pyro shows up in that page's /_ping.
+func TestPhase0Interop(t *testing.T) {
+	d := testpeer.StartGnrdaemon(t, phase0Key, 0)
+	h := testpeer.StartHost(t, "--plugins", phase0Set(t, d))
+
+	subscribed, cookie := openLegacyPage(t, h, "todo.item")
+	other, otherCookie := openLegacyPage(t, h, "todo.list")
+
+	_, metrics := get(t, h.URL("/metrics"))
+	if m := registryPagesRE.FindStringSubmatch(metrics); m == nil || m[1] != "2" {
+		t.Errorf("host sees %v pages through registry-pyro, want the site's 2", m)
+	}
+
+	code, body := postDbEvent(t, h, `{"events": [{"table": "todo.item", "action": "I", "pkey": "k42", "data": {"title": "milk"}}], "reason": "interop"}`)
+	if code != 200 || !strings.Contains(body, `"table":"todo.item","pages":1`) {
+		t.Fatalf("POST /_gnr/dbevents: %d %s, want todo.item delivered to the site's one subscribed page", code, body)
+	}
+	ping := legacyPing(t, h, subscribed, cookie)
+	for _, want := range []string{`change_path="gnr.dbchanges.todo_item"`, `k42`, `milk`, `interop`} {
+		if !strings.Contains(ping, want) {
+			t.Errorf("the subscribed page's /_ping lacks %s:\n%s", want, ping)
+		}
+	}
+	if ping := legacyPing(t, h, other, otherCookie); strings.Contains(ping, "gnr.dbchanges") {
+		t.Errorf("a page not subscribed to todo.item got the change:\n%s", ping)
+	}
+
+	// The daemon goes away: the host answers 503 at once, and recovers by itself when a
+	// daemon is back on the same address.
+	d.Kill()
+	start := time.Now()
+	if code, body := postDbEvent(t, h, `{"events": [{"table": "todo.item", "action": "U"}]}`); code != http.StatusServiceUnavailable {
+		t.Errorf("dbevent with the daemon down: %d %s, want 503", code, body)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the 503 took %v", took)
+	}
+	testpeer.StartGnrdaemon(t, phase0Key, d.Port)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := postDbEvent(t, h, `{"events": [{"table": "todo.item", "action": "U"}]}`)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host did not recover after the daemon came back: %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.Signal(t, syscall.SIGTERM)
+	if code := h.Wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestPhase0File serves examples/phase0.yaml as written, with the stand-in daemon on the
+// address the file names.
+func TestPhase0File(t *testing.T) {
+	testpeer.RequirePython(t, "gunicorn")
+	testpeer.StartGnrdaemon(t, "supersecretkey", 40404)
+	h := testpeer.StartHost(t, "--plugins", "examples/phase0.yaml")
+	pageID, _ := openLegacyPage(t, h, "todo.item")
+	if len(pageID) != 22 {
+		t.Errorf("page id %q, want 22 characters", pageID)
+	}
+	if code, _ := get(t, h.URL("/readyz")); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+	h.Signal(t, syscall.SIGTERM)
+	if code := h.Wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
