@@ -32,6 +32,19 @@ type Options struct {
 	Logger  *slog.Logger
 	// Executable is re-executed for plugins with `mode: process`; empty means this binary.
 	Executable string
+
+	// The parts below let a swapped-in set share what outlives one set (see Runtime).
+	// Metrics and Signer, when nil, are made afresh.
+	Metrics *metrics.Metrics
+	Signer  *session.Signer
+	// Registry and Legacy, when not nil, are the running set's plugins, reused because
+	// the new set configures them identically. The new Host does not own them: closing
+	// it leaves them running.
+	Registry *pluginmgr.RegistrySlot
+	Legacy   abi.LegacyApp
+	// PagesGate, when not nil, holds page requests (HTTP, WebSocket, dbevents) until it
+	// closes: the state of the pages is still moving in from the previous set.
+	PagesGate <-chan struct{}
 }
 
 // Host runs one plugin set.
@@ -53,6 +66,12 @@ type Host struct {
 	draining atomic.Bool
 	// eventsToken guards POST /_gnr/dbevents; empty turns the endpoint off.
 	eventsToken string
+
+	// ownRegistry / ownLegacy: this Host started them and stops them on close. A swap
+	// that hands them to the next set clears the flag.
+	ownRegistry atomic.Bool
+	ownLegacy   atomic.Bool
+	pagesGate   <-chan struct{}
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -74,34 +93,47 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if !ok {
 		return nil, fmt.Errorf("host: registry plugin %q is not in this build", set.Registry.Plugin)
 	}
-	signer, err := newSigner(set.Session, logger)
-	if err != nil {
-		return nil, err
+	signer := opts.Signer
+	if signer == nil {
+		var err error
+		if signer, err = newSigner(set.Session, logger); err != nil {
+			return nil, err
+		}
 	}
-	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: metrics.New(), signer: signer}
+	m := opts.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: m, signer: signer, pagesGate: opts.PagesGate}
 	if env := set.Events.TokenEnv; env != "" {
 		h.eventsToken = os.Getenv(env)
 		if len(h.eventsToken) < 16 {
 			return nil, fmt.Errorf("host: events.token_env: variable %s must hold a token of at least 16 characters", env)
 		}
 	}
-	h.registry, err = pluginmgr.StartRegistry(ctx, pluginmgr.RegistryConfig{
-		Factory:    factory,
-		Slot:       set.Registry,
-		Health:     set.Health,
-		Executable: exe,
-		Logger:     logger,
-		Metrics:    h.metrics,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+	if opts.Registry != nil {
+		h.registry = opts.Registry
+	} else {
+		var err error
+		h.registry, err = pluginmgr.StartRegistry(ctx, pluginmgr.RegistryConfig{
+			Factory:    factory,
+			Slot:       set.Registry,
+			Health:     set.Health,
+			Executable: exe,
+			Logger:     logger,
+			Metrics:    h.metrics,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+		}
+		h.ownRegistry.Store(true)
 	}
 	h.metrics.WatchRegistry(func(ctx context.Context) (int, int, int, error) {
 		c, err := h.registry.Counters(ctx)
 		return c.Users, c.Connections, c.Pages, err
 	})
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
-	if err := h.startLegacy(ctx); err != nil {
+	if err := h.startLegacy(ctx, opts.Legacy); err != nil {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
@@ -152,21 +184,26 @@ func (h *Host) startPages(ctx context.Context) error {
 	return err
 }
 
-func (h *Host) startLegacy(ctx context.Context) error {
+func (h *Host) startLegacy(ctx context.Context, reuse abi.LegacyApp) error {
 	slot := h.set.Legacy
 	if slot == nil {
 		return nil
 	}
-	factory, ok := h.catalog.Legacy[slot.Plugin]
-	if !ok {
-		return fmt.Errorf("legacy plugin %q is not in this build", slot.Plugin)
-	}
 	logger := h.logger.With("slot", "legacy", "plugin", slot.Plugin)
-	app, err := factory.New(ctx, slot.Config, filepath.Dir(h.set.Path), logger)
-	if err != nil {
-		return fmt.Errorf("legacy plugin %s: %w", slot.Plugin, err)
+	app := reuse
+	if app == nil {
+		factory, ok := h.catalog.Legacy[slot.Plugin]
+		if !ok {
+			return fmt.Errorf("legacy plugin %q is not in this build", slot.Plugin)
+		}
+		var err error
+		if app, err = factory.New(ctx, slot.Config, filepath.Dir(h.set.Path), logger); err != nil {
+			return fmt.Errorf("legacy plugin %s: %w", slot.Plugin, err)
+		}
+		h.ownLegacy.Store(true)
 	}
 	h.legacy = app
+	var err error
 	h.proxy, err = legacy.New(app, legacy.Options{Plugin: slot.Plugin, Logger: logger})
 	return err
 }
@@ -299,19 +336,26 @@ func (h *Host) closePlugins(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if h.legacy != nil {
+	if h.legacy != nil && h.ownLegacy.Load() {
 		if err := h.legacy.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop legacy plugin: %w", err))
 		}
 	}
-	if err := h.exec.Close(ctx); err != nil {
-		errs = append(errs, err)
+	if h.exec != nil {
+		if err := h.exec.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := h.registry.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("stop registry plugin: %w", err))
+	if h.ownRegistry.Load() {
+		if err := h.registry.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop registry plugin: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // shortTimeout bounds the registry calls made by host endpoints.
 const shortTimeout = 5 * time.Second
+
+// Set is the plugin set this Host runs.
+func (h *Host) Set() *pluginset.Set { return h.set }

@@ -40,10 +40,10 @@ func (h *Host) routes() http.Handler {
 	static := http.StripPrefix("/_gnr/", http.FileServerFS(assets.FS()))
 	r.Get("/_gnr/client.js", h.instrument(kindGnr, static.ServeHTTP))
 	r.Get("/_gnr/examples/*", h.instrument(kindGnr, static.ServeHTTP))
-	h.pages.Mount(r, h.instrument)
-	r.Post("/_gnr/dbevents", h.instrument(kindGnr, h.postDbEvents))
+	h.pages.Mount(r, func(kind string, fn http.HandlerFunc) http.HandlerFunc { return h.instrument(kind, h.gated(fn)) })
+	r.Post("/_gnr/dbevents", h.instrument(kindGnr, h.gated(h.postDbEvents)))
 	// Not instrumented: a WebSocket request lasts as long as its connection.
-	r.Get(h.set.WebSocket.Path, h.ws.ServeHTTP)
+	r.Get(h.set.WebSocket.Path, h.gated(h.ws.ServeHTTP))
 	if h.proxy != nil {
 		proxy := h.instrument(kindLegacy, h.proxy.ServeHTTP)
 		for _, prefix := range h.set.Legacy.Routes {
@@ -140,4 +140,32 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.logger.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
 	}
 	writeJSON(w, code, body)
+}
+
+// gateTimeout bounds how long a page request waits for a swap to hand the pages over.
+const gateTimeout = 30 * time.Second
+
+// gated holds fn until the pages gate opens (a swap is moving page state into this set),
+// so no request reads a page whose newest state is still in the previous set.
+func (h *Host) gated(fn http.HandlerFunc) http.HandlerFunc {
+	if h.pagesGate == nil {
+		return fn
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-h.pagesGate:
+		default:
+			t := time.NewTimer(gateTimeout)
+			defer t.Stop()
+			select {
+			case <-h.pagesGate:
+			case <-r.Context().Done():
+				return
+			case <-t.C:
+				h.writeError(w, r, fmt.Errorf("%w: the page state is still moving in from the previous plugin set", abi.ErrUnavailable))
+				return
+			}
+		}
+		fn(w, r)
+	}
 }

@@ -18,7 +18,10 @@ const usage = `gnrhost: a host that moves a Genropy-style WSGI site, phase by ph
 pages with WebSocket push. Each phase is a plugin set in a YAML file.
 
 Usage:
-  gnrhost serve --plugins FILE [--listen ADDR] [--log-format text|json] [--log-level LEVEL]
+  gnrhost serve --plugins FILE [--listen ADDR] [--reload] [--log-format text|json] [--log-level LEVEL]
+  gnrhost swap FILE       swap the running host to another plugin set (admin channel)
+  gnrhost rollback        swap it back to the previous set
+  gnrhost status          the running set, its plugins, pages, connections, swap history
   gnrhost validate FILE
   gnrhost version
   gnrhost plugin NAME     (internal: run by gnrhost itself, not for people)
@@ -38,6 +41,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "swap":
+		return cmdSwap(args[1:], stdout, stderr)
+	case "rollback":
+		return cmdRollback(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "version":

@@ -13,16 +13,18 @@ import (
 	"syscall"
 
 	"github.com/gnrhost/gnrhost/host"
+	"github.com/gnrhost/gnrhost/host/admin"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve --plugins FILE [--listen ADDR] [--log-format text|json] [--log-level LEVEL]", stdout, stderr)
+	fs := newFlagSet("serve", "serve --plugins FILE [--listen ADDR] [--reload] [--log-format text|json] [--log-level LEVEL]", stdout, stderr)
 	plugins := fs.String("plugins", "", "plugin-set `FILE` to run (required)")
 	listen := fs.String("listen", "", "public `ADDR` (host:port); overrides the set's listen, default "+pluginset.DefaultListen)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the host stops (for performance work)")
+	reload := fs.Bool("reload", false, "development: watch the set file and its WASM modules, and swap when they change")
 	if code, exit := parseFlags(fs, args, stdout); exit {
 		return code
 	}
@@ -68,7 +70,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	h, err := host.New(ctx, host.Options{Set: set, Catalog: cat, Logger: logger})
+	rt, err := host.NewRuntime(ctx, host.RuntimeOptions{Set: set, Catalog: cat, Logger: logger})
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return exitFail
@@ -76,14 +78,101 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	ln, err := net.Listen("tcp", set.Listen)
 	if err != nil {
 		logger.Error("cannot listen", "addr", set.Listen, "err", err)
-		_ = h.Close(context.Background())
+		_ = rt.Close(context.Background())
 		return exitFail
 	}
-	if err := h.Serve(ctx, ln); err != nil {
-		logger.Error("serve", "err", err)
+	adminDone, err := startAdmin(ctx, rt, set, logger)
+	if err != nil {
+		logger.Error("cannot open the admin channel", "err", err)
+		ln.Close()
+		_ = rt.Close(context.Background())
+		return exitFail
+	}
+	hupDone := reloadOnHUP(ctx, rt, logger)
+	if *reload {
+		go watchAndReload(ctx, rt, set, logger)
+	}
+	serveErr := rt.Serve(ctx, ln)
+	stop()
+	<-adminDone
+	<-hupDone
+	if serveErr != nil {
+		logger.Error("serve", "err", serveErr)
 		return exitFail
 	}
 	return exitOK
+}
+
+// startAdmin opens the admin socket (always) and the token-guarded TCP admin listener
+// (when the set asks for one); both stop with ctx.
+func startAdmin(ctx context.Context, rt *host.Runtime, set *pluginset.Set, logger *slog.Logger) (<-chan struct{}, error) {
+	socket := set.Admin.Socket
+	if socket == "" {
+		socket = admin.DefaultSocket(set.Listen)
+	}
+	uln, err := admin.ListenSocket(socket)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	var tln net.Listener
+	var token string
+	if set.Admin.Listen != "" {
+		token = os.Getenv(set.Admin.TokenEnv)
+		if len(token) < 16 {
+			uln.Close()
+			return nil, fmt.Errorf("admin.token_env: variable %s must hold a token of at least 16 characters", set.Admin.TokenEnv)
+		}
+		if tln, err = net.Listen("tcp", set.Admin.Listen); err != nil {
+			uln.Close()
+			return nil, fmt.Errorf("admin.listen %s: %w", set.Admin.Listen, err)
+		}
+	}
+	alog := logger.With("component", "admin")
+	go func() {
+		defer close(done)
+		errs := make(chan error, 2)
+		go func() { errs <- admin.Serve(ctx, uln, admin.Handler(rt, "", alog), alog) }()
+		n := 1
+		if tln != nil {
+			n++
+			go func() { errs <- admin.Serve(ctx, tln, admin.Handler(rt, token, alog), alog) }()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				alog.Error("admin listener stopped", "err", err)
+			}
+		}
+	}()
+	args := []any{"socket", socket}
+	if tln != nil {
+		args = append(args, "tcp", tln.Addr().String())
+	}
+	logger.Info("admin channel open", args...)
+	return done, nil
+}
+
+// reloadOnHUP re-reads the running set's file on SIGHUP (a swap to the same file).
+func reloadOnHUP(ctx context.Context, rt *host.Runtime, logger *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer close(done)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the plugin set")
+				if _, err := rt.Reload(ctx); err != nil {
+					logger.Error("reload refused; the running set keeps serving", "err", err)
+				}
+			}
+		}
+	}()
+	return done
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

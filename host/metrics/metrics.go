@@ -31,6 +31,10 @@ type Metrics struct {
 	WSSlowConsumers     prometheus.Counter
 	EventDeliveries     prometheus.Counter
 	EventsDropped       prometheus.Counter
+	Swaps               *prometheus.CounterVec
+	SwapDuration        prometheus.Histogram
+
+	registryItems *registryItems
 }
 
 // New builds the series on a fresh registry, with the Go and process collectors.
@@ -113,6 +117,16 @@ func New() *Metrics {
 			Name: "gnrhost_ws_slow_consumers_total",
 			Help: "WebSocket connections closed because their client could not keep up.",
 		}),
+		Swaps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_swaps_total",
+			Help: "Plugin-set swaps, by kind (swap, rollback, reload, auto-rollback) and result (ok, failed).",
+		}, []string{"kind", "result"}),
+		SwapDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gnrhost_swap_duration_seconds",
+			Help:    "Time of a successful swap, from the request to the old set's release.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		registryItems: newRegistryItems(),
 	}
 	r.MustRegister(
 		collectors.NewGoCollector(),
@@ -122,7 +136,7 @@ func New() *Metrics {
 		m.RegistryOpDuration, m.RegistryOpErrors,
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
-		m.EventDeliveries, m.EventsDropped,
+		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.registryItems,
 	)
 	return m
 }

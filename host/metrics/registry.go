@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +14,7 @@ type RegistrySizes func(ctx context.Context) (users, connections, pages int, err
 // registryItems exports the registry's sizes at scrape time: the registry is the source
 // of truth (the legacy site registers pages in it too), so no counter kept here could be.
 type registryItems struct {
-	sizes RegistrySizes
+	sizes atomic.Pointer[RegistrySizes]
 	desc  *prometheus.Desc
 }
 
@@ -21,11 +22,16 @@ type registryItems struct {
 // makes the series disappear from that scrape rather than stall it.
 const scrapeTimeout = time.Second
 
-// WatchRegistry adds gnrhost_registry_items{register} to the exported series.
-func (m *Metrics) WatchRegistry(sizes RegistrySizes) {
-	m.Registry.MustRegister(&registryItems{sizes: sizes, desc: prometheus.NewDesc(
+func newRegistryItems() *registryItems {
+	return &registryItems{desc: prometheus.NewDesc(
 		"gnrhost_registry_items", "Items in the registry by register (user, connection, page), read at scrape time.",
-		[]string{"register"}, nil)})
+		[]string{"register"}, nil)}
+}
+
+// WatchRegistry makes gnrhost_registry_items read sizes; a swapped-in set replaces the
+// previous set's function.
+func (m *Metrics) WatchRegistry(sizes RegistrySizes) {
+	m.registryItems.sizes.Store(&sizes)
 }
 
 func (c *registryItems) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -33,7 +39,11 @@ func (c *registryItems) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *registryItems) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	users, conns, pages, err := c.sizes(ctx)
+	sizes := c.sizes.Load()
+	if sizes == nil {
+		return
+	}
+	users, conns, pages, err := (*sizes)(ctx)
 	if err != nil {
 		return // the registry's own health shows in gnrhost_plugin_up
 	}

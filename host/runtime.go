@@ -1,0 +1,270 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gnrhost/gnrhost/host/admin"
+	"github.com/gnrhost/gnrhost/host/metrics"
+	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
+)
+
+// Runtime serves one plugin set at a time on a listener that outlives them, and swaps
+// sets live: the public port, the metrics and the cookie signer stay; each set's plugins,
+// pages and handlers form a generation that is started beside the running one, switched
+// in atomically, and released once its in-flight requests are done (the NGINX Unit way:
+// keep the listener, retire the old configuration when its last request ends).
+type Runtime struct {
+	catalog    Catalog
+	logger     *slog.Logger
+	executable string
+	metrics    *metrics.Metrics
+	signer     *session.Signer
+	grace      time.Duration
+
+	cur atomic.Pointer[generation]
+
+	// swapMu serializes swaps (and the shutdown).
+	swapMu sync.Mutex
+	// infoMu guards what status reads, so status answers during a swap.
+	infoMu   sync.Mutex
+	previous *pluginset.Set
+	// hold, when not nil, makes new requests wait: a swap that changes the registry
+	// copies the registers between the old set's last request and the new set's first.
+	holdMu  sync.Mutex
+	hold    chan struct{}
+	history []admin.SwapRecord // guarded by infoMu
+	// watchCancel stops the current set's grace-period health watch (under swapMu).
+	watchCancel context.CancelFunc
+
+	serveCtx context.Context // the Serve context: background work ends with it
+}
+
+// RuntimeOptions configure a Runtime.
+type RuntimeOptions struct {
+	Set        *pluginset.Set
+	Catalog    Catalog
+	Logger     *slog.Logger
+	Executable string
+	// Grace is how long after a swap the new set must stay healthy; one that becomes
+	// unhealthy within it is rolled back automatically. Zero means DefaultGrace.
+	Grace time.Duration
+}
+
+// DefaultGrace is the automatic-rollback window after a swap.
+const DefaultGrace = 10 * time.Second
+
+// maxHistory bounds the swap history kept for status.
+const maxHistory = 100
+
+// generation is one plugin set's Host, with the count of requests it is answering.
+type generation struct {
+	host  *Host
+	since time.Time
+
+	mu       sync.RWMutex
+	retiring bool
+	inflight sync.WaitGroup
+}
+
+// enter counts a request in; false when the generation no longer takes requests.
+func (g *generation) enter() bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.retiring {
+		return false
+	}
+	g.inflight.Add(1)
+	return true
+}
+
+// retire stops new requests from entering and waits for those inside, until ctx ends.
+func (g *generation) retire(ctx context.Context) error {
+	g.mu.Lock()
+	g.retiring = true
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() { g.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("in-flight requests still running: %w", ctx.Err())
+	}
+}
+
+// unretire lets requests in again (a swap that failed after draining the old set).
+func (g *generation) unretire() {
+	g.mu.Lock()
+	g.retiring = false
+	g.mu.Unlock()
+}
+
+// NewRuntime starts the first set.
+func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	signer, err := newSigner(opts.Set.Session, logger)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
+		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background()}
+	if rt.grace <= 0 {
+		rt.grace = DefaultGrace
+	}
+	h, err := New(ctx, rt.hostOptions(opts.Set))
+	if err != nil {
+		return nil, err
+	}
+	rt.cur.Store(&generation{host: h, since: time.Now()})
+	return rt, nil
+}
+
+func (rt *Runtime) hostOptions(set *pluginset.Set) Options {
+	return Options{Set: set, Catalog: rt.catalog, Logger: rt.logger, Executable: rt.executable,
+		Metrics: rt.metrics, Signer: rt.signer}
+}
+
+// Current is the Host of the running set.
+func (rt *Runtime) Current() *Host { return rt.cur.Load().host }
+
+// ServeHTTP hands the request to the running set, counting it in that set's in-flight
+// requests so a swap can wait for them.
+func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := rt.waitHold(r.Context()); err != nil {
+		return
+	}
+	for {
+		g := rt.cur.Load()
+		if g.enter() {
+			defer g.inflight.Done()
+			g.host.handler.ServeHTTP(w, r)
+			return
+		}
+		// A swap retired g after we loaded it; by then the new set is current.
+		if rt.cur.Load() == g {
+			// A failed swap is putting g back: wait for it.
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// maxHold bounds how long a request waits for a swap that holds requests.
+const maxHold = 30 * time.Second
+
+func (rt *Runtime) waitHold(ctx context.Context) error {
+	rt.holdMu.Lock()
+	hold := rt.hold
+	rt.holdMu.Unlock()
+	if hold == nil {
+		return nil
+	}
+	t := time.NewTimer(maxHold)
+	defer t.Stop()
+	select {
+	case <-hold:
+		return nil
+	case <-t.C:
+		return nil // let it through to whichever set is current
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (rt *Runtime) startHold() {
+	rt.holdMu.Lock()
+	rt.hold = make(chan struct{})
+	rt.holdMu.Unlock()
+}
+
+func (rt *Runtime) endHold() {
+	rt.holdMu.Lock()
+	if rt.hold != nil {
+		close(rt.hold)
+		rt.hold = nil
+	}
+	rt.holdMu.Unlock()
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down like Host.Serve does:
+// /readyz turns 503, the listener closes, in-flight requests drain, plugins stop.
+func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
+	rt.swapMu.Lock()
+	rt.serveCtx = ctx
+	rt.swapMu.Unlock()
+	set := rt.Current().set
+	srv := &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: set.Limits.ReadHeaderTimeout.D(),
+		IdleTimeout:       set.Limits.IdleTimeout.D(),
+		MaxHeaderBytes:    set.Limits.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(rt.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	rt.logger.Info("listening", "addr", ln.Addr().String(), "set", set.Name, "file", set.Path)
+
+	select {
+	case err := <-serveErr:
+		rt.swapMu.Lock()
+		_ = rt.Current().closePlugins(context.Background())
+		rt.swapMu.Unlock()
+		return fmt.Errorf("host: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	// No swap may start or finish while the host stops.
+	rt.swapMu.Lock()
+	defer rt.swapMu.Unlock()
+	if rt.watchCancel != nil {
+		rt.watchCancel()
+	}
+	h := rt.Current()
+	h.draining.Store(true)
+	timeout := h.set.ShutdownTimeout.D()
+	rt.logger.Info("shutting down", "drain_timeout", timeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	// WebSocket connections are hijacked, so Shutdown would not wait for them: tell their
+	// clients to come back (1001) first.
+	if err := h.ws.Close(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("close websockets: %w", err))
+	}
+	if err := srv.Shutdown(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("drain in-flight requests: %w", err))
+		_ = srv.Close()
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	if err := h.closePlugins(drainCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("host: shutdown: %w", errors.Join(errs...))
+	}
+	rt.logger.Info("stopped")
+	return nil
+}
+
+// Close stops the running set without serving (a runtime that never served).
+func (rt *Runtime) Close(ctx context.Context) error {
+	rt.swapMu.Lock()
+	defer rt.swapMu.Unlock()
+	if rt.watchCancel != nil {
+		rt.watchCancel()
+	}
+	return rt.Current().Close(ctx)
+}
