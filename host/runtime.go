@@ -54,13 +54,10 @@ type RuntimeOptions struct {
 	Catalog    Catalog
 	Logger     *slog.Logger
 	Executable string
-	// Grace is how long after a swap the new set must stay healthy; one that becomes
-	// unhealthy within it is rolled back automatically. Zero means DefaultGrace.
+	// Grace, when not zero, overrides the sets' admin.rollback_grace: how long after a
+	// swap the new set must stay healthy before it is kept.
 	Grace time.Duration
 }
-
-// DefaultGrace is the automatic-rollback window after a swap.
-const DefaultGrace = 10 * time.Second
 
 // maxHistory bounds the swap history kept for status.
 const maxHistory = 100
@@ -120,9 +117,6 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	}
 	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
 		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background()}
-	if rt.grace <= 0 {
-		rt.grace = DefaultGrace
-	}
 	h, err := New(ctx, rt.hostOptions(opts.Set))
 	if err != nil {
 		return nil, err

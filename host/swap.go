@@ -203,12 +203,13 @@ func (rt *Runtime) watchGrace(g *generation) {
 	if rt.watchCancel != nil {
 		rt.watchCancel()
 	}
-	ctx, cancel := context.WithTimeout(rt.serveCtx, rt.grace)
-	rt.watchCancel = cancel
-	interval := g.host.set.Health.Interval.D()
-	if interval <= 0 || interval > rt.grace/4 {
-		interval = rt.grace / 4
+	grace := g.host.set.Admin.RollbackGrace.D()
+	if rt.grace > 0 {
+		grace = rt.grace
 	}
+	ctx, cancel := context.WithTimeout(rt.serveCtx, grace)
+	rt.watchCancel = cancel
+	interval := min(g.host.set.Health.Interval.D(), grace/4)
 	go func() {
 		defer cancel()
 		t := time.NewTicker(interval)
@@ -226,7 +227,7 @@ func (rt *Runtime) watchGrace(g *generation) {
 				if st.State == "up" || st.State == "starting" {
 					continue
 				}
-				reason := fmt.Sprintf("plugin %s (%s slot) became %s within the %v grace period", st.Plugin, st.Slot, st.State, rt.grace)
+				reason := fmt.Sprintf("plugin %s (%s slot) became %s within the %v grace period", st.Plugin, st.Slot, st.State, grace)
 				rt.logger.Error("swapped-in set unhealthy; rolling back", "reason", reason)
 				rt.autoRollback(g, reason)
 				return

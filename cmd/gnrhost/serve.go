@@ -81,7 +81,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		_ = rt.Close(context.Background())
 		return exitFail
 	}
-	adminDone, err := startAdmin(ctx, rt, set, logger)
+	adminDone, err := startAdmin(ctx, rt, set, ln.Addr().String(), logger)
 	if err != nil {
 		logger.Error("cannot open the admin channel", "err", err)
 		ln.Close()
@@ -104,11 +104,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // startAdmin opens the admin socket (always) and the token-guarded TCP admin listener
-// (when the set asks for one); both stop with ctx.
-func startAdmin(ctx context.Context, rt *host.Runtime, set *pluginset.Set, logger *slog.Logger) (<-chan struct{}, error) {
+// (when the set asks for one); both stop with ctx. The default socket is named after the
+// port actually listened on (--listen :0 picks one).
+func startAdmin(ctx context.Context, rt *host.Runtime, set *pluginset.Set, listening string, logger *slog.Logger) (<-chan struct{}, error) {
 	socket := set.Admin.Socket
 	if socket == "" {
-		socket = admin.DefaultSocket(set.Listen)
+		socket = admin.DefaultSocket(listening)
 	}
 	uln, err := admin.ListenSocket(socket)
 	if err != nil {

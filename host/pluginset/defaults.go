@@ -13,6 +13,7 @@ const (
 	DefaultExecutorWorkers   = 16
 	DefaultExecutorQueue     = 256
 	DefaultHealthInterval    = 2 * time.Second
+	DefaultRollbackGrace     = 10 * time.Second
 	DefaultHealthTimeout     = time.Second
 	DefaultRestartInitial    = 100 * time.Millisecond
 	DefaultRestartMax        = 10 * time.Second
@@ -97,6 +98,7 @@ func applyDefaults(s *Set) {
 	orInt(&s.Executors.Workers, DefaultExecutorWorkers)
 	orInt(&s.Executors.Queue, DefaultExecutorQueue)
 	orDuration(&s.Health.Interval, DefaultHealthInterval)
+	orDuration(&s.Admin.RollbackGrace, DefaultRollbackGrace)
 	orDuration(&s.Health.Timeout, DefaultHealthTimeout)
 	orInt(&s.Limits.MaxBodyBytes, DefaultMaxBodyBytes)
 	orInt(&s.Limits.MaxHeaderBytes, DefaultMaxHeaderBytes)

@@ -155,6 +155,9 @@ type Admin struct {
 	// TokenEnv names the environment variable holding the TCP listener's token, so the
 	// secret never sits in the set file.
 	TokenEnv string `yaml:"token_env"`
+	// RollbackGrace is how long a swapped-in set must stay healthy; one that turns
+	// unhealthy within it is rolled back to the previous set by itself.
+	RollbackGrace Duration `yaml:"rollback_grace"`
 
 	At Position `yaml:"-"`
 }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gnrhost/gnrhost/host/admin"
+	"github.com/gnrhost/gnrhost/internal/testpeer"
+)
+
+// writeSet writes a plugin-set file into dir.
+func writeSet(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte("name: "+name+"\n"+body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// gnrhostCmd runs the gnrhost binary with args and returns its exit code and output.
+func gnrhostCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(testpeer.Gnrhost(t), args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run gnrhost %v: %v", args, err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+func statusOf(t *testing.T, socket string) admin.Status {
+	t.Helper()
+	code, out, errOut := gnrhostCmd(t, "status", "--admin", socket, "--json")
+	if code != 0 {
+		t.Fatalf("status: %d %s", code, errOut)
+	}
+	var st admin.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+func TestAdminSwapRollbackStatus(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "admin", "admin.sock")
+	first := writeSet(t, dir, "first", "registry: {plugin: registry-mem}\nadmin: {socket: "+socket+"}\n")
+	second := writeSet(t, dir, "second", "registry: {plugin: registry-mem}\n")
+	invalid := writeSet(t, dir, "invalid", "registry: {plugin: registry-mem}\nbogus: 1\n")
+	testpeer.RequirePython(t, "gunicorn")
+	broken := writeSet(t, dir, "broken", fmt.Sprintf("registry: {plugin: registry-mem}\nlegacy: {plugin: legacy-wsgi, config: {app: 'broken:application', chdir: %s}}\n",
+		filepath.Join(testpeer.ModuleRoot(t), "examples/legacy")))
+	h := testpeer.StartHost(t, "--plugins", first)
+
+	fi, err := os.Stat(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("admin socket mode %v, want a socket with 0600", fi.Mode())
+	}
+	if di, _ := os.Stat(filepath.Dir(socket)); di.Mode().Perm() != 0o700 {
+		t.Errorf("admin socket directory mode %v, want 0700", di.Mode().Perm())
+	}
+	// Never on the public port.
+	for _, p := range []string{"/_gnr/admin", "/status"} {
+		if code, _ := get(t, h.URL(p)); code != http.StatusNotFound {
+			t.Errorf("public %s = %d, want 404", p, code)
+		}
+	}
+
+	code, out, errOut := gnrhostCmd(t, "swap", "--admin", socket, second)
+	if code != 0 || !strings.Contains(out, "swap: first -> second") {
+		t.Fatalf("swap: %d %s %s", code, out, errOut)
+	}
+	if st := statusOf(t, socket); st.Set.Name != "second" || st.Previous == nil || st.Previous.Name != "first" {
+		t.Errorf("status after swap: set %q previous %+v", st.Set.Name, st.Previous)
+	}
+
+	// Refusals: an invalid file (caught by the command, with its position) and a set whose
+	// legacy site cannot start (caught by the host). The running set keeps serving.
+	code, _, errOut = gnrhostCmd(t, "swap", "--admin", socket, invalid)
+	if code != 1 || !strings.Contains(errOut, "invalid.yaml:3:1") {
+		t.Errorf("swap invalid: %d %s", code, errOut)
+	}
+	code, _, errOut = gnrhostCmd(t, "swap", "--admin", socket, broken)
+	if code != 1 || !strings.Contains(errOut, "ModuleNotFoundError") || !strings.Contains(errOut, "keeps serving") {
+		t.Errorf("swap broken: %d %s", code, errOut)
+	}
+	if code, _ := get(t, h.URL("/readyz")); code != 200 {
+		t.Errorf("/readyz after refused swaps = %d", code)
+	}
+
+	code, out, errOut = gnrhostCmd(t, "rollback", "--admin", socket)
+	if code != 0 || !strings.Contains(out, "rollback: second -> first") {
+		t.Fatalf("rollback: %d %s %s", code, out, errOut)
+	}
+	// SIGHUP re-reads the running file.
+	h.Signal(t, syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := statusOf(t, socket)
+		last := st.Swaps[len(st.Swaps)-1]
+		if last.Kind == admin.KindReload && last.Result == admin.ResultOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload after SIGHUP: %+v", st.Swaps)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := statusOf(t, socket)
+	var kinds []string
+	for _, s := range st.Swaps {
+		kinds = append(kinds, s.Kind+":"+s.Result)
+	}
+	if got := strings.Join(kinds, " "); got != "swap:ok swap:failed rollback:ok reload:ok" {
+		t.Errorf("history = %s (the command-side refusal of the invalid file never reaches the host)", got)
+	}
+	code, out, _ = gnrhostCmd(t, "status", "--admin", socket)
+	if code != 0 || !strings.Contains(out, "set:         first") || !strings.Contains(out, "registry  registry-mem") {
+		t.Errorf("status text: %d\n%s", code, out)
+	}
+	h.Signal(t, syscall.SIGTERM)
+	if code := h.Wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if _, err := os.Stat(socket); !os.IsNotExist(err) {
+		t.Errorf("admin socket left behind: %v", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestAdminTCPNeedsToken(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	const token = "admin-token-0123456789"
+	t.Setenv("GNRHOST_TEST_ADMIN_TOKEN", token)
+	set := writeSet(t, dir, "tcp", fmt.Sprintf("registry: {plugin: registry-mem}\nadmin: {socket: %s, listen: %q, token_env: GNRHOST_TEST_ADMIN_TOKEN}\n",
+		filepath.Join(dir, "a.sock"), addr))
+	testpeer.StartHost(t, "--plugins", set)
+
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/status", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status with auth %q = %d, want 401", auth, resp.StatusCode)
+		}
+	}
+	code, out, errOut := gnrhostCmd(t, "status", "--admin-url", "http://"+addr, "--token-env", "GNRHOST_TEST_ADMIN_TOKEN")
+	if code != 0 || !strings.Contains(out, "set:         tcp") {
+		t.Errorf("status over TCP with the token: %d %s %s", code, out, errOut)
+	}
+	// The admin page shows a login form without the token.
+	resp, err := http.Get("http://" + addr + "/_gnr/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("admin page without token = %d, want 401 (login form)", resp.StatusCode)
+	}
+}
