@@ -153,6 +153,13 @@ func (rt *Runtime) swap(ctx context.Context, kind, file string) (admin.SwapRecor
 			copied, err = copyRegisters(ctx, old.host.registry, nh.registry)
 			rec.Steps = append(rec.Steps, "registers copied: "+copied.String())
 		}
+		if err != nil && kind == admin.KindAutoRollback {
+			// The set being left is broken (that is why it is rolled back): serving from
+			// the previous set with the state it can still give beats staying broken.
+			rec.Steps = append(rec.Steps, "state not fully moved from the failed set: "+err.Error())
+			rt.logger.Error("automatic rollback: state not fully moved", "err", err)
+			err = nil
+		}
 		if err != nil {
 			old.unretire()
 			rt.endHold()

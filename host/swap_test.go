@@ -231,3 +231,44 @@ func TestSwapRefusals(t *testing.T) {
 		t.Error("rollback with no previous set succeeded")
 	}
 }
+
+// TestSwapCopiesRegistersOnRegistryChange: a new registry (here registry-mem with another
+// config, so not the same plugin instance) gets every register copied, under load.
+func TestSwapCopiesRegistersOnRegistryChange(t *testing.T) {
+	dir := t.TempDir()
+	a := counterSet(t, dir, "a", "resident", "")
+	b := filepath.Join(dir, "b.yaml")
+	raw, _ := os.ReadFile(counterSet(t, dir, "b", "ephemeral", ""))
+	os.WriteFile(b, []byte(strings.Replace(string(raw), "registry: {plugin: registry-mem}", "registry: {plugin: registry-mem, config: {page_max_age: 900s}}", 1)), 0o600)
+	rt, srv := startRuntime(t, a)
+	c := newCounterClient(t, srv.URL)
+	for range 5 {
+		if code, _, _ := c.rpc("increment"); code != 200 {
+			t.Fatal("increment")
+		}
+	}
+	before := rt.Current().Registry()
+	rec, err := rt.Swap(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Current().Registry() == before {
+		t.Fatal("the registry was reused although its config changed")
+	}
+	if !strings.Contains(strings.Join(rec.Steps, "; "), "1 connections, 1 pages") {
+		t.Errorf("steps = %v", rec.Steps)
+	}
+	if got := c.count(t); got != 5 {
+		t.Errorf("counter after the registry change = %d, want 5", got)
+	}
+	// And back, with the ephemeral page's state now in b's registry.
+	if code, _, _ := c.rpc("increment"); code != 200 {
+		t.Fatal("increment on b")
+	}
+	if _, err := rt.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.count(t); got != 6 {
+		t.Errorf("counter after rolling back = %d, want 6", got)
+	}
+}

@@ -194,3 +194,42 @@ func TestAdminTCPNeedsToken(t *testing.T) {
 		t.Errorf("admin page without token = %d, want 401 (login form)", resp.StatusCode)
 	}
 }
+
+// TestAutoRollback: a swapped-in set whose plugin dies within the grace period is rolled
+// back by itself, and status says so.
+func TestAutoRollback(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "admin.sock")
+	stable := writeSet(t, dir, "stable", "registry: {plugin: registry-mem}\nadmin: {socket: "+socket+"}\n")
+	fragile := writeSet(t, dir, "fragile", "registry: {plugin: registry-mem, mode: process, restart: {initial: 5s, max: 5s}}\n"+
+		"admin: {rollback_grace: 4s}\nhealth: {interval: 200ms}\n")
+	h := testpeer.StartHost(t, "--plugins", stable)
+	if code, out, errOut := gnrhostCmd(t, "swap", "--admin", socket, fragile); code != 0 {
+		t.Fatalf("swap: %d %s %s", code, out, errOut)
+	}
+	st := statusOf(t, socket)
+	if len(st.Plugins) != 1 || st.Plugins[0].PID == 0 {
+		t.Fatalf("plugins = %+v", st.Plugins)
+	}
+	if err := syscall.Kill(st.Plugins[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st = statusOf(t, socket)
+		if st.Set.Name == "stable" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic rollback; status %+v\nlogs:\n%s", st, h.Logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(st.Swaps); n != 2 || st.Swaps[0].Result != admin.ResultRolledBack || st.Swaps[1].Kind != admin.KindAutoRollback ||
+		!strings.Contains(st.Swaps[0].Error, "grace period") {
+		t.Errorf("history = %+v", st.Swaps)
+	}
+	if code, _ := get(t, h.URL("/readyz")); code != 200 {
+		t.Errorf("/readyz after the automatic rollback = %d", code)
+	}
+}
