@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -177,5 +181,99 @@ func TestPhase0File(t *testing.T) {
 	h.Signal(t, syscall.SIGTERM)
 	if code := h.Wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestPhase0Phase3Swaps swaps phase0.yaml <-> phase3.yaml (as written, the stand-in
+// daemon on the address they name) while clients keep using the legacy site: no legacy
+// request fails, the reused gunicorn reloads gracefully, and phase 3's WASM pages serve
+// beside the legacy pages, their state in gnrdaemon.
+func TestPhase0Phase3Swaps(t *testing.T) {
+	testpeer.RequirePython(t, "gunicorn")
+	testpeer.StartGnrdaemon(t, "supersecretkey", 40404)
+	root := testpeer.ModuleRoot(t)
+	socket := filepath.Join(t.TempDir(), "admin.sock")
+	// The example files with only the admin socket added, so the test finds it.
+	sets := map[string]string{}
+	for _, name := range []string{"phase0", "phase3"} {
+		raw, err := os.ReadFile(filepath.Join(root, "examples", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(root, "examples", "."+name+"-test-"+strconv.Itoa(os.Getpid())+".yaml")
+		if err := os.WriteFile(path, append(raw, []byte("\nadmin: {socket: "+socket+"}\n")...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(path) })
+		sets[name] = path
+	}
+	h := testpeer.StartHost(t, "--plugins", sets["phase0"])
+
+	var failures, done atomic.Int64
+	var lastErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(h.URL("/pages/index?subscribe=todo.item"))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					failures.Add(1)
+					lastErr.Store(fmt.Sprint(err, resp))
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wait := func(n int64) {
+		start := done.Load()
+		deadline := time.Now().Add(20 * time.Second)
+		for done.Load() < start+n {
+			if time.Now().After(deadline) {
+				t.Fatalf("legacy clients stalled")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for i := range 6 {
+		wait(10)
+		target := sets["phase3"]
+		if i%2 == 1 {
+			target = sets["phase0"]
+		}
+		code, out, errOut := gnrhostCmd(t, "swap", "--admin", socket, target)
+		if code != 0 || !strings.Contains(out, "legacy legacy-wsgi kept running") || !strings.Contains(out, "registry registry-pyro kept running") {
+			t.Fatalf("swap %d: %d %s %s", i, code, out, errOut)
+		}
+		if i%2 == 0 {
+			// Phase 3: a WASM page beside the legacy site, with its state in gnrdaemon.
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar}
+			resp, err := c.Get(h.URL("/counter/wat"))
+			if err != nil || resp.StatusCode != 200 || resp.Header.Get("X-Gnr-Page-Id") == "" {
+				t.Fatalf("phase 3 page: %v %v", err, resp)
+			}
+			resp.Body.Close()
+		}
+	}
+	wait(10)
+	close(stop)
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d legacy requests failed across the swaps (last: %v)", n, lastErr.Load())
 	}
 }
