@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/abi/pagerpc"
@@ -183,7 +185,9 @@ func (h *pluginHandler) classify(cctx context.Context, err error) wasm.ErrorKind
 	case h.client.Exited():
 		h.logExit()
 		return wasm.KindUnavailable
-	case cctx.Err() != nil:
+	case cctx.Err() != nil, status.Code(err) == codes.DeadlineExceeded:
+		// The plugin side can give up on the deadline (gRPC sends it along) a moment
+		// before this side's timer fires: a busy machine makes that moment visible.
 		return wasm.KindTimeout
 	case errors.Is(err, abi.ErrUnavailable):
 		return wasm.KindUnavailable

@@ -238,7 +238,10 @@ func TestFailuresDiscardInstance(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("endless loop stopped after %s", took)
 	}
-	_, err = rpc(m, h, "mem", `{}`)
+	// Growing to the limit takes longer than the 100 ms above on a busy machine (the race
+	// detector, other tests): its own module, with room to reach the limit in time.
+	mm := mustLoad(t, guest, Config{Timeout: 10 * time.Second, MemoryLimit: 4 << 20, Instances: 1})
+	_, err = rpc(mm, h, "mem", `{}`)
 	wantKind(t, err, KindMemory)
 	_, err = rpc(m, h, "oob", `{}`)
 	wantKind(t, err, KindTrap)
