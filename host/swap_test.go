@@ -30,6 +30,11 @@ var swapCatalog = host.Catalog{Registries: map[string]abi.RegistryFactory{regist
 // counterSet writes a set serving the WAT counter example at /counter with lifecycle.
 func counterSet(t *testing.T, dir, name, lifecycle, extra string) string {
 	t.Helper()
+	return counterSetFile(t, dir, name, lifecycle, extra)
+}
+
+func counterSetFile(t testing.TB, dir, name, lifecycle, extra string) string {
+	t.Helper()
 	module := filepath.Join(testpeer.ModuleRoot(t), "examples/pages/counter/wat/counter.wasm")
 	yml := fmt.Sprintf("name: %s\nregistry: {plugin: registry-mem}\nwasm: {cache_dir: %s}\npages:\n  - {route: /counter, module: %s, lifecycle: %s}\n%s",
 		name, filepath.Join(dir, "cache"), module, lifecycle, extra)
@@ -41,6 +46,11 @@ func counterSet(t *testing.T, dir, name, lifecycle, extra string) string {
 }
 
 func startRuntime(t *testing.T, file string) (*host.Runtime, *httptest.Server) {
+	t.Helper()
+	return startRuntimeB(t, file)
+}
+
+func startRuntimeB(t testing.TB, file string) (*host.Runtime, *httptest.Server) {
 	t.Helper()
 	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
 	if err != nil {
