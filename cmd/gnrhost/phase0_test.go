@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,6 +105,27 @@ func postDbEvent(t *testing.T, h *testpeer.Host, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// exampleSet copies examples/NAME.yaml beside it (relative paths stay valid) with the
+// gnrdaemon address it names (localhost:40404) replaced by d's, and extra appended. A
+// fixed port is unsafe in tests: it can be any outgoing connection's local port.
+func exampleSet(t *testing.T, name string, d *testpeer.Gnrdaemon, extra string) string {
+	t.Helper()
+	root := testpeer.ModuleRoot(t)
+	raw, err := os.ReadFile(filepath.Join(root, "examples", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(raw), "localhost:40404", d.Addr)
+	path := filepath.Join(root, "examples", fmt.Sprintf(".%s-test-%d-%d.yaml", name, os.Getpid(), exampleSeq.Add(1)))
+	if err := os.WriteFile(path, []byte(text+"\n"+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	return path
+}
+
+var exampleSeq atomic.Int64
+
 var registryPagesRE = regexp.MustCompile(`(?m)^gnrhost_registry_items\{register="page"\} (\d+)$`)
 
 // TestPhase0Interop: the Python site and the host share gnrdaemon. A page the site
@@ -165,12 +185,11 @@ func TestPhase0Interop(t *testing.T) {
 	}
 }
 
-// TestPhase0File serves examples/phase0.yaml as written, with the stand-in daemon on the
-// address the file names.
+// TestPhase0File serves examples/phase0.yaml as written but for the daemon's port.
 func TestPhase0File(t *testing.T) {
 	testpeer.RequirePython(t, "gunicorn")
-	testpeer.StartGnrdaemon(t, "supersecretkey", 40404)
-	h := testpeer.StartHost(t, "--plugins", "examples/phase0.yaml")
+	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
+	h := testpeer.StartHost(t, "--plugins", exampleSet(t, "phase0", d, ""))
 	pageID, _ := openLegacyPage(t, h, "todo.item")
 	if len(pageID) != 22 {
 		t.Errorf("page id %q, want 22 characters", pageID)
@@ -184,28 +203,17 @@ func TestPhase0File(t *testing.T) {
 	}
 }
 
-// TestPhase0Phase3Swaps swaps phase0.yaml <-> phase3.yaml (as written, the stand-in
-// daemon on the address they name) while clients keep using the legacy site: no legacy
+// TestPhase0Phase3Swaps swaps phase0.yaml <-> phase3.yaml (as written but for the
+// daemon's port) while clients keep using the legacy site: no legacy
 // request fails, the reused gunicorn reloads gracefully, and phase 3's WASM pages serve
 // beside the legacy pages, their state in gnrdaemon.
 func TestPhase0Phase3Swaps(t *testing.T) {
 	testpeer.RequirePython(t, "gunicorn")
-	testpeer.StartGnrdaemon(t, "supersecretkey", 40404)
-	root := testpeer.ModuleRoot(t)
+	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
 	socket := filepath.Join(t.TempDir(), "admin.sock")
-	// The example files with only the admin socket added, so the test finds it.
 	sets := map[string]string{}
 	for _, name := range []string{"phase0", "phase3"} {
-		raw, err := os.ReadFile(filepath.Join(root, "examples", name+".yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(root, "examples", "."+name+"-test-"+strconv.Itoa(os.Getpid())+".yaml")
-		if err := os.WriteFile(path, append(raw, []byte("\nadmin: {socket: "+socket+"}\n")...), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Remove(path) })
-		sets[name] = path
+		sets[name] = exampleSet(t, name, d, "admin: {socket: "+socket+"}\n")
 	}
 	h := testpeer.StartHost(t, "--plugins", sets["phase0"])
 
@@ -275,5 +283,39 @@ func TestPhase0Phase3Swaps(t *testing.T) {
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d legacy requests failed across the swaps (last: %v)", n, lastErr.Load())
+	}
+}
+
+// TestPhase3PushThroughGnrdaemon: phase3.yaml (the daemon's port aside), registers in gnrdaemon. Two
+// users on the todo page (ephemeral: rebuilt from gnrdaemon on every request); an item
+// one adds reaches the other's open WebSocket as a push.
+func TestPhase3PushThroughGnrdaemon(t *testing.T) {
+	testpeer.RequirePython(t, "gunicorn")
+	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
+	h := testpeer.StartHost(t, "--plugins", exampleSet(t, "phase3", d, ""))
+	open := func() (string, *http.Client, []*http.Cookie) {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		resp, err := c.Get(h.URL("/todo/wat"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("open todo: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		u, _ := url.Parse(h.URL("/"))
+		return resp.Header.Get("X-Gnr-Page-Id"), c, jar.Cookies(u)
+	}
+	alicePage, aliceHTTP, _ := open()
+	bobPage, _, bobCookies := open()
+	bob := dialPage(t, h.Addr, bobPage, bobCookies)
+
+	body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":"milk"}}`, alicePage)
+	resp, err := aliceHTTP.Post(h.URL("/_gnr/rpc"), "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("alice adds: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	push := bob.nextPush(t, 5*time.Second)
+	if items := fmt.Sprint(push["items"]); !strings.Contains(items, "milk") {
+		t.Errorf("bob's push %v lacks alice's item", push)
 	}
 }
