@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gnrhost/gnrhost/internal/testpeer"
+)
+
+// phaseClient is one user on a counter page, incrementing over HTTP.
+type phaseClient struct {
+	http   *http.Client
+	base   string
+	route  string
+	pageID string
+	ok     int
+}
+
+func newPhaseClient(t *testing.T, h *testpeer.Host, route string) *phaseClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &phaseClient{http: &http.Client{Jar: jar, Timeout: 60 * time.Second}, base: h.URL(""), route: route}
+	if err := c.load(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// load opens the page again (a page load), keeping the same page id only the first time.
+func (c *phaseClient) load() error {
+	resp, err := c.http.Get(c.base + c.route)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Gnr-Page-Id") == "" {
+		return fmt.Errorf("GET %s: %d", c.route, resp.StatusCode)
+	}
+	if c.pageID == "" {
+		c.pageID = resp.Header.Get("X-Gnr-Page-Id")
+	}
+	return nil
+}
+
+func (c *phaseClient) rpc(method string) (json.RawMessage, error) {
+	body := fmt.Sprintf(`{"page_id":%q,"method":%q,"params":{}}`, c.pageID, method)
+	resp, err := c.http.Post(c.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("rpc %s: %d %s", method, resp.StatusCode, raw)
+	}
+	var out struct {
+		Result json.RawMessage `json:"result"`
+	}
+	return out.Result, json.Unmarshal(raw, &out)
+}
+
+var rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)$`)
+
+func hostRSS(t *testing.T, h *testpeer.Host) float64 {
+	t.Helper()
+	_, metrics := get(t, h.URL("/metrics"))
+	m := rssRE.FindStringSubmatch(metrics)
+	if m == nil {
+		t.Fatal("no process_resident_memory_bytes in /metrics")
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestPhaseCycleUnderLoad is the hot-swap acceptance test: 20 swaps cycling
+// phase3 -> phase4 -> phase5 -> phase4 -> phase3 ... (the example files, the daemon's port
+// aside) while clients load pages and call RPCs. No request fails, every counter ends at
+// the number of increments its client saw succeed, and the host's memory after the 20
+// swaps is within 10% of before them.
+func TestPhaseCycleUnderLoad(t *testing.T) {
+	testpeer.RequirePython(t, "gunicorn")
+	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
+	socket := filepath.Join(t.TempDir(), "admin.sock")
+	files := map[string]string{}
+	for _, name := range []string{"phase3", "phase4", "phase5"} {
+		files[name] = exampleSet(t, name, d, "admin: {socket: "+socket+"}\n")
+	}
+	h := testpeer.StartHost(t, "--plugins", files["phase3"])
+
+	routes := []string{"/counter/wat", "/counter/c", "/counter/rust", "/counter/assemblyscript"}
+	var clients []*phaseClient
+	for i := range 8 {
+		clients = append(clients, newPhaseClient(t, h, routes[i%len(routes)]))
+	}
+	var failures, progress atomic.Int64
+	var lastErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				if n%10 == i%10 {
+					err = c.load()
+				} else if _, err = c.rpc("increment"); err == nil {
+					c.ok++
+				}
+				if err != nil {
+					failures.Add(1)
+					lastErr.Store(err.Error())
+					continue
+				}
+				progress.Add(1)
+			}
+		}()
+	}
+	waitProgress := func(n int64) {
+		start := progress.Load()
+		deadline := time.Now().Add(60 * time.Second)
+		for progress.Load() < start+n {
+			if time.Now().After(deadline) {
+				t.Fatalf("clients stalled; logs:\n%s", h.Logs())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	cycle := []string{"phase4", "phase5", "phase4", "phase3"}
+	swap := func(i int) {
+		target := cycle[i%len(cycle)]
+		code, out, errOut := gnrhostCmd(t, "swap", "--admin", socket, files[target])
+		if code != 0 {
+			t.Fatalf("swap %d to %s: %d %s %s", i, target, code, out, errOut)
+		}
+	}
+	// Warm up with one full cycle, so every set's modules are compiled and cached.
+	for i := range len(cycle) {
+		waitProgress(20)
+		swap(i)
+	}
+	waitProgress(20)
+	rss0 := hostRSS(t, h)
+	for i := range 20 {
+		waitProgress(20)
+		swap(i)
+	}
+	waitProgress(20)
+	close(stop)
+	wg.Wait()
+	rss1 := hostRSS(t, h)
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d requests failed across the swaps; last: %v", n, lastErr.Load())
+	}
+	for i, c := range clients {
+		res, err := c.rpc("get")
+		if err != nil {
+			t.Fatalf("client %d get: %v", i, err)
+		}
+		var v struct {
+			Count int `json:"count"`
+		}
+		json.Unmarshal(res, &v)
+		if v.Count != c.ok {
+			t.Errorf("client %d on %s: counter %d after %d successful increments", i, c.route, v.Count, c.ok)
+		}
+	}
+	t.Logf("host RSS %.1f MiB before the 20 swaps, %.1f MiB after", rss0/(1<<20), rss1/(1<<20))
+	if rss1 > 1.10*rss0 {
+		t.Errorf("host memory grew from %.1f to %.1f MiB over 20 swaps (> 10%%)", rss0/(1<<20), rss1/(1<<20))
+	}
+	st := statusOf(t, socket)
+	t.Logf("last swaps: %+v", st.Swaps[len(st.Swaps)-2:])
+}
