@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/gnrhost/gnrhost/abi"
 )
@@ -32,19 +33,18 @@ func copyRegisters(ctx context.Context, from, to abi.Registry) (copyCounts, erro
 		if err != nil {
 			return n, fmt.Errorf("list %s register: %w", register, err)
 		}
-		for _, listed := range items {
-			ref := abi.ItemRef{Register: register, ID: listed.ID}
-			if err := copyItem(ctx, from, to, ref, &n); err != nil {
-				return n, fmt.Errorf("copy %s %q: %w", register, listed.ID, err)
-			}
-			switch register {
-			case abi.RegisterUser:
-				n.users++
-			case abi.RegisterConnection:
-				n.connections++
-			default:
-				n.pages++
-			}
+		changes, err := copyAll(ctx, from, to, register, items)
+		n.datachanges += changes
+		if err != nil {
+			return n, err
+		}
+		switch register {
+		case abi.RegisterUser:
+			n.users = len(items)
+		case abi.RegisterConnection:
+			n.connections = len(items)
+		default:
+			n.pages = len(items)
 		}
 	}
 	global := abi.ItemRef{Register: abi.RegisterGlobal, ID: abi.GlobalItemID}
@@ -58,40 +58,88 @@ func copyRegisters(ctx context.Context, from, to abi.Registry) (copyCounts, erro
 	return n, nil
 }
 
-func copyItem(ctx context.Context, from, to abi.Registry, ref abi.ItemRef, n *copyCounts) error {
+// copyWorkers is how many items are copied at once: registry calls are round trips (to
+// a plugin process, to gnrdaemon), and overlapping them shortens the copy, during which
+// requests are held.
+const copyWorkers = 8
+
+// copyAll copies one register's items with copyWorkers at a time; it stops at the
+// first error.
+func copyAll(ctx context.Context, from, to abi.Registry, register abi.RegisterName, items []abi.Item) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan string)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		changes  int
+		wg       sync.WaitGroup
+	)
+	for range min(copyWorkers, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				c, err := copyItem(ctx, from, to, abi.ItemRef{Register: register, ID: id})
+				mu.Lock()
+				changes += c
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("copy %s %q: %w", register, id, err)
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, it := range items {
+		select {
+		case next <- it.ID:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return changes, firstErr
+}
+
+func copyItem(ctx context.Context, from, to abi.Registry, ref abi.ItemRef) (int, error) {
 	it, err := from.GetItem(ctx, ref, true)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if it.Data == nil {
 		it.Data = map[string]json.RawMessage{}
 	}
 	if err := to.AddItem(ctx, it); err != nil {
-		return err
+		return 0, err
 	}
 	changes, err := from.Datachanges(ctx, ref, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// The item may have existed in the target with changes of its own: the copy replaces
 	// them, so a client does not see a change twice.
 	if err := to.DropDatachanges(ctx, ref, ""); err != nil {
-		return err
+		return 0, err
 	}
 	for _, c := range changes {
 		if _, err := to.AppendDatachange(ctx, ref, c); err != nil {
-			return err
+			return 0, err
 		}
-		n.datachanges++
 	}
 	paths, err := from.SubscribedPaths(ctx, ref)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, p := range paths {
 		if err := to.SubscribePath(ctx, ref, p, true); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(changes), nil
 }
