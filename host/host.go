@@ -45,6 +45,11 @@ type Options struct {
 	// PagesGate, when not nil, holds page requests (HTTP, WebSocket, dbevents) until it
 	// closes: the state of the pages is still moving in from the previous set.
 	PagesGate <-chan struct{}
+	// WebSocket and PushBuffers, when not nil, outlive this set (a Runtime's): its
+	// sockets stay open across swaps and read the same numbered push buffers. The Host
+	// does not close a WebSocket server it did not make.
+	WebSocket   *ws.Server
+	PushBuffers *pages.PushBuffers
 }
 
 // Host runs one plugin set.
@@ -71,7 +76,9 @@ type Host struct {
 	// that hands them to the next set clears the flag.
 	ownRegistry atomic.Bool
 	ownLegacy   atomic.Bool
+	ownWS       bool
 	pagesGate   <-chan struct{}
+	pushBuffers *pages.PushBuffers
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -104,7 +111,8 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if m == nil {
 		m = metrics.New()
 	}
-	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: m, signer: signer, pagesGate: opts.PagesGate}
+	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: m, signer: signer, pagesGate: opts.PagesGate,
+		pushBuffers: opts.PushBuffers}
 	if env := set.Events.TokenEnv; env != "" {
 		h.eventsToken = os.Getenv(env)
 		if len(h.eventsToken) < 16 {
@@ -141,14 +149,19 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
-	h.ws = ws.New(ws.Config{
-		Settings:     set.WebSocket,
-		Pages:        h.pages,
-		ReadIdentity: h.signer.Read,
-		Logger:       logger,
-		Metrics:      h.metrics,
-		WriteTimeout: set.WebSocket.WriteTimeout.D(),
-	})
+	if opts.WebSocket != nil {
+		h.ws = opts.WebSocket
+	} else {
+		h.ws = ws.New(ws.Config{
+			Settings:     set.WebSocket,
+			Pages:        h.pages,
+			ReadIdentity: h.signer.Read,
+			Logger:       logger,
+			Metrics:      h.metrics,
+			WriteTimeout: set.WebSocket.WriteTimeout.D(),
+		})
+		h.ownWS = true
+	}
 	h.handler = h.routes()
 	return h, nil
 }
@@ -180,6 +193,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		WriteError:   h.writeError,
 		Native:       h.catalog.Pages,
 		Metrics:      h.metrics,
+		PushBuffers:  h.pushBuffers,
 	})
 	return err
 }
@@ -318,7 +332,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops executors and plugins without serving (for a host that never served).
 func (h *Host) Close(ctx context.Context) error {
-	if h.ws != nil {
+	if h.ws != nil && h.ownWS {
 		_ = h.ws.Close(ctx)
 	}
 	return h.closePlugins(ctx)

@@ -13,8 +13,10 @@ import (
 
 	"github.com/gnrhost/gnrhost/host/admin"
 	"github.com/gnrhost/gnrhost/host/metrics"
+	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
+	"github.com/gnrhost/gnrhost/host/ws"
 )
 
 // Runtime serves one plugin set at a time on a listener that outlives them, and swaps
@@ -29,6 +31,9 @@ type Runtime struct {
 	metrics    *metrics.Metrics
 	signer     *session.Signer
 	grace      time.Duration
+	// ws and pushes outlive every set: sockets stay open across swaps.
+	ws     *ws.Server
+	pushes *pages.PushBuffers
 
 	cur atomic.Pointer[generation]
 
@@ -116,7 +121,18 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, err
 	}
 	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
-		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background()}
+		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background(),
+		pushes: pages.NewPushBuffers()}
+	// The first set's websocket settings hold for the runtime's life (a swap keeps the
+	// endpoint and its sockets; changing them needs a restart, like the listen address).
+	rt.ws = ws.New(ws.Config{
+		Settings:     opts.Set.WebSocket,
+		Pages:        runtimePages{rt},
+		ReadIdentity: signer.Read,
+		Logger:       logger,
+		Metrics:      rt.metrics,
+		WriteTimeout: opts.Set.WebSocket.WriteTimeout.D(),
+	})
 	h, err := New(ctx, rt.hostOptions(opts.Set))
 	if err != nil {
 		return nil, err
@@ -127,7 +143,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 
 func (rt *Runtime) hostOptions(set *pluginset.Set) Options {
 	return Options{Set: set, Catalog: rt.catalog, Logger: rt.logger, Executable: rt.executable,
-		Metrics: rt.metrics, Signer: rt.signer}
+		Metrics: rt.metrics, Signer: rt.signer, WebSocket: rt.ws, PushBuffers: rt.pushes}
 }
 
 // Current is the Host of the running set.
@@ -260,5 +276,6 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	if rt.watchCancel != nil {
 		rt.watchCancel()
 	}
+	_ = rt.ws.Close(ctx)
 	return rt.Current().Close(ctx)
 }

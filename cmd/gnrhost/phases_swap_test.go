@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/gnrhost/gnrhost/internal/testpeer"
 )
@@ -99,9 +102,10 @@ func hostRSS(t *testing.T, h *testpeer.Host) float64 {
 
 // TestPhaseCycleUnderLoad is the hot-swap acceptance test: 20 swaps cycling
 // phase3 -> phase4 -> phase5 -> phase4 -> phase3 ... (the example files, the daemon's port
-// aside) while clients load pages and call RPCs. No request fails, every counter ends at
-// the number of increments its client saw succeed, and the host's memory after the 20
-// swaps is within 10% of before them.
+// aside) while clients load pages and call RPCs and a user's WebSocket receives the items
+// another adds. No request fails, no socket closes, every counter ends at the number of
+// increments its client saw succeed, and the host's memory after the 20 swaps is within
+// 10% of before them.
 func TestPhaseCycleUnderLoad(t *testing.T) {
 	testpeer.RequirePython(t, "gunicorn")
 	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
@@ -161,6 +165,72 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	// Two users on the todo page: one adds items, the other's socket must see every one,
+	// and stay open, through every swap.
+	adder := newPhaseClient(t, h, "/todo/wat")
+	watcherJar, _ := cookiejar.New(nil)
+	watcherHTTP := &http.Client{Jar: watcherJar}
+	resp, err := watcherHTTP.Get(h.URL("/todo/wat"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("watcher's page: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	hostURL, _ := url.Parse(h.URL("/"))
+	watcher := dialPage(t, h.Addr, resp.Header.Get("X-Gnr-Page-Id"), watcherJar.Cookies(hostURL))
+	var added atomic.Int64
+	seen := make(chan string, 1024)
+	socketErr := make(chan error, 1)
+	go func() {
+		for {
+			_ = watcher.conn.SetReadDeadline(time.Now().Add(2 * time.Minute))
+			data, err := wsutil.ReadServerText(watcher.rw)
+			if err != nil {
+				socketErr <- err
+				return
+			}
+			var f struct {
+				Type string `json:"type"`
+				Data struct {
+					Items []struct {
+						Text string `json:"text"`
+					} `json:"items"`
+				} `json:"data"`
+			}
+			json.Unmarshal(data, &f)
+			if f.Type == "reload" {
+				socketErr <- fmt.Errorf("reload frame: %s", data)
+				return
+			}
+			if f.Type == "push" && len(f.Data.Items) > 0 {
+				seen <- f.Data.Items[len(f.Data.Items)-1].Text
+			}
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":"item-%d"}}`, adder.pageID, n)
+			resp, err := adder.http.Post(adder.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != 200 {
+				failures.Add(1)
+				lastErr.Store(fmt.Sprint("todo add: ", err, resp))
+				continue
+			}
+			added.Store(int64(n))
+			time.Sleep(20 * time.Millisecond) // a person adding items, not a flood
+		}
+	}()
+
 	cycle := []string{"phase4", "phase5", "phase4", "phase3"}
 	swap := func(i int) {
 		target := cycle[i%len(cycle)]
@@ -184,6 +254,22 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	rss1 := hostRSS(t, h)
+	// The watcher's socket is still open and got the last item added.
+	want := fmt.Sprintf("item-%d", added.Load())
+	deadline := time.After(10 * time.Second)
+wait:
+	for {
+		select {
+		case text := <-seen:
+			if text == want {
+				break wait
+			}
+		case err := <-socketErr:
+			t.Fatalf("the watcher's WebSocket ended during the swaps: %v", err)
+		case <-deadline:
+			t.Fatalf("the watcher never saw %s", want)
+		}
+	}
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d requests failed across the swaps; last: %v", n, lastErr.Load())
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	Native map[string]HandlerFactory
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
+	// PushBuffers, when not nil, are shared with the set this one replaces (a swap);
+	// nil makes new ones.
+	PushBuffers *PushBuffers
 	// EventWorkers run dbevent deliveries (default: the set's executor workers).
 	EventWorkers int
 }
@@ -65,8 +68,6 @@ type Manager struct {
 	mu       sync.Mutex
 	resident map[string]*residentPage
 	byConn   map[string]map[string]*residentPage
-	outboxes map[string]*outbox
-	order    []string // outbox creation order, for eviction
 
 	stripes [256]sync.Mutex
 	events  *dispatcher
@@ -100,12 +101,14 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		routes:    map[string]*route{},
 		resident:  map[string]*residentPage{},
 		byConn:    map[string]map[string]*residentPage{},
-		outboxes:  map[string]*outbox{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
 	}
-	m.reasonPrefix = "gnrhost:" + session.NewID()[:8] + ":"
+	if cfg.PushBuffers == nil {
+		m.cfg.PushBuffers = NewPushBuffers()
+	}
+	m.reasonPrefix = m.cfg.PushBuffers.tag
 	workers := cfg.EventWorkers
 	if workers <= 0 {
 		workers = cfg.Set.Executors.Workers
@@ -208,23 +211,8 @@ func DefaultCacheDir() string {
 	return filepath.Join(dir, "gnrhost", "wasm")
 }
 
-// outboxFor returns the page's push buffer, creating it (and evicting the oldest when
-// there are too many).
-func (m *Manager) outboxFor(pageID string) *outbox {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if o, ok := m.outboxes[pageID]; ok {
-		return o
-	}
-	for len(m.outboxes) >= maxOutboxes && len(m.order) > 0 {
-		delete(m.outboxes, m.order[0])
-		m.order = m.order[1:]
-	}
-	o := newOutbox(DefaultOutboxSize)
-	m.outboxes[pageID] = o
-	m.order = append(m.order, pageID)
-	return o
-}
+// outboxFor returns the page's push buffer, creating it.
+func (m *Manager) outboxFor(pageID string) *outbox { return m.cfg.PushBuffers.get(pageID) }
 
 // Pushes returns a page's pushes after seq, whether none were lost, and a channel closed
 // at the next push (for waiting without polling).
@@ -232,22 +220,4 @@ func (m *Manager) Pushes(pageID string, after uint64) ([]Push, bool, <-chan stru
 	return m.outboxFor(pageID).since(after)
 }
 
-func (m *Manager) dropOutbox(pageID string) {
-	m.mu.Lock()
-	box := m.outboxes[pageID]
-	delete(m.outboxes, pageID)
-	// Keep the eviction order from growing with pages that are long gone.
-	if len(m.order) > 2*len(m.outboxes)+1024 {
-		kept := m.order[:0]
-		for _, id := range m.order {
-			if _, ok := m.outboxes[id]; ok {
-				kept = append(kept, id)
-			}
-		}
-		m.order = kept
-	}
-	m.mu.Unlock()
-	if box != nil {
-		box.shut() // tells the page's WebSocket connections
-	}
-}
+func (m *Manager) dropOutbox(pageID string) { m.cfg.PushBuffers.drop(pageID) }

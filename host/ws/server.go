@@ -29,10 +29,18 @@ const DefaultWriteTimeout = 10 * time.Second
 // stops reading is noticed after kilobytes, not megabytes of autotuned buffer.
 const sendBuffer = 64 << 10
 
+// Pages is what the endpoint needs of the page layer: a page's push stream (checking the
+// caller owns it) and RPC calls. A *pages.Manager is one; a host that swaps plugin sets
+// passes one that reaches whichever set is running, so sockets outlive a swap.
+type Pages interface {
+	Stream(ctx context.Context, caller session.Identity, id string) (*pages.PushStream, error)
+	RPC(ctx context.Context, caller session.Identity, pageID, method string, params []byte) (*pages.RPCResponse, error)
+}
+
 // Config wires the endpoint into its host.
 type Config struct {
 	Settings     pluginset.WebSocket
-	Pages        *pages.Manager
+	Pages        Pages
 	ReadIdentity func(*http.Request) (session.Identity, error)
 	Logger       *slog.Logger
 	Metrics      *metrics.Metrics

@@ -1,0 +1,148 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/gnrhost/gnrhost/internal/testpeer"
+)
+
+// todoSet writes a set serving the WAT todo example at /todo with lifecycle.
+func todoSet(t *testing.T, dir, name, lifecycle string) string {
+	t.Helper()
+	module := filepath.Join(testpeer.ModuleRoot(t), "examples/pages/todo/wat/todo.wasm")
+	yml := fmt.Sprintf("name: %s\nregistry: {plugin: registry-mem}\nwasm: {cache_dir: %s}\npages:\n  - {route: /todo, module: %s, lifecycle: %s}\n",
+		name, filepath.Join(dir, "cache"), module, lifecycle)
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type todoUser struct {
+	http   *http.Client
+	base   string
+	pageID string
+	jar    http.CookieJar
+}
+
+func openTodo(t *testing.T, base string) *todoUser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	u := &todoUser{http: &http.Client{Jar: jar}, base: base, jar: jar}
+	resp, err := u.http.Get(base + "/todo")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("open todo: %v %v", err, resp)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	u.pageID = resp.Header.Get("X-Gnr-Page-Id")
+	return u
+}
+
+func (u *todoUser) add(t *testing.T, text string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":%q}}`, u.pageID, text)
+	resp, err := u.http.Post(u.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("add %s: %v %v", text, err, resp)
+	}
+	resp.Body.Close()
+}
+
+// socket is a raw WebSocket client of one page.
+type socket struct {
+	conn net.Conn
+	rd   io.Reader
+}
+
+func (u *todoUser) dial(t *testing.T) *socket {
+	t.Helper()
+	base, _ := url.Parse(u.base)
+	var cookies []string
+	for _, c := range u.jar.Cookies(base) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"Cookie": {strings.Join(cookies, "; ")}}), Timeout: 5 * time.Second}
+	conn, br, _, err := d.Dial(context.Background(), "ws://"+base.Host+"/_gnr/ws?page_id="+u.pageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s := &socket{conn: conn, rd: conn}
+	if br != nil {
+		s.rd = io.MultiReader(br, conn) // frames that came with the handshake answer
+	}
+	return s
+}
+
+// next returns the next frame; a closed socket fails the test with what closed it.
+func (s *socket) next(t *testing.T) map[string]any {
+	t.Helper()
+	_ = s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	data, err := wsutil.ReadServerText(struct {
+		io.Reader
+		io.Writer
+	}{s.rd, s.conn})
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	var f map[string]any
+	json.Unmarshal(data, &f)
+	return f
+}
+
+// TestSwapKeepsWebSockets: a page's socket stays open across swaps resident <->
+// ephemeral and keeps receiving pushes, numbered without a gap.
+func TestSwapKeepsWebSockets(t *testing.T) {
+	dir := t.TempDir()
+	resident := todoSet(t, dir, "resident", "resident")
+	ephemeral := todoSet(t, dir, "ephemeral", "ephemeral")
+	rt, srv := startRuntime(t, resident)
+	alice, bob := openTodo(t, srv.URL), openTodo(t, srv.URL)
+	sock := bob.dial(t)
+	if f := sock.next(t); f["type"] != "hello" {
+		t.Fatalf("first frame %v", f)
+	}
+	files := []string{ephemeral, resident}
+	var lastSeq float64
+	for i := range 6 {
+		text := fmt.Sprintf("item-%d", i)
+		alice.add(t, text)
+		for {
+			f := sock.next(t)
+			if f["type"] != "push" {
+				t.Fatalf("frame %v, want a push", f)
+			}
+			seq, _ := f["seq"].(float64)
+			if seq != lastSeq+1 {
+				t.Fatalf("push seq %v after %v: a gap", seq, lastSeq)
+			}
+			lastSeq = seq
+			if strings.Contains(fmt.Sprint(f["data"]), text) {
+				break
+			}
+		}
+		if _, err := rt.Swap(context.Background(), files[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rt.Status(context.Background()).WebSockets; n != 1 {
+		t.Errorf("%d sockets open after the swaps, want bob's one", n)
+	}
+}
