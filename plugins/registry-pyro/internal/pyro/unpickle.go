@@ -518,8 +518,17 @@ func (u *unpickler) memoIndex(short, text bool) (int, error) {
 }
 
 func (u *unpickler) sized(op byte) error {
-	lenSize := map[byte]int{opShortBinUni: 1, opShortBinBytes: 1, opShortBinString: 1,
-		opBinUnicode: 4, opBinBytes: 4, opBinString: 4, opBinUnicode8: 8, opBinBytes8: 8, opByteArray8: 8}[op]
+	// A switch, not a map literal: this runs for every string in a reply, and a map
+	// built per call was half of the decoder's allocations.
+	var lenSize int
+	switch op {
+	case opShortBinUni, opShortBinBytes, opShortBinString:
+		lenSize = 1
+	case opBinUnicode, opBinBytes, opBinString:
+		lenSize = 4
+	case opBinUnicode8, opBinBytes8, opByteArray8:
+		lenSize = 8
+	}
 	n, err := u.uint(lenSize)
 	if err != nil {
 		return err
