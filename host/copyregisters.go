@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -23,7 +24,8 @@ func (c copyCounts) String() string {
 // registry plugins, e.g. registry-pyro -> registry-mem): users, then connections, then
 // pages (a page needs its connection), each with its store, pending datachanges, path
 // subscriptions and, for pages, subscribed tables; and the global item's store. Items
-// already in the target are overwritten, others there are left alone. Locks are not
+// already in the target are overwritten, others there are left alone; an item that goes
+// away while it is copied (a guest connection expiring, a page closed) is skipped. Locks are not
 // copied (they guard a request in flight, and the old set has drained), and the target
 // stamps its own start times and change indexes.
 func copyRegisters(ctx context.Context, from, to abi.Registry) (copyCounts, error) {
@@ -108,6 +110,19 @@ feed:
 }
 
 func copyItem(ctx context.Context, from, to abi.Registry, ref abi.ItemRef) (int, error) {
+	n, err := copyItemOnce(ctx, from, to, ref)
+	if errors.Is(err, abi.ErrNotFound) {
+		// The item went away during the copy (expired, closed), or its connection did:
+		// it is not copied, and what was copied of it is removed again.
+		if derr := to.DropItem(ctx, ref, false); derr != nil && !errors.Is(derr, abi.ErrNotFound) {
+			return 0, derr
+		}
+		return 0, nil
+	}
+	return n, err
+}
+
+func copyItemOnce(ctx context.Context, from, to abi.Registry, ref abi.ItemRef) (int, error) {
 	it, err := from.GetItem(ctx, ref, true)
 	if err != nil {
 		return 0, err

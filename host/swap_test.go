@@ -353,3 +353,36 @@ func memoryOnce(t *testing.T) (heap, rss uint64) {
 	}
 	return ms.HeapAlloc, rss
 }
+
+// copyRegisters skips an item that disappears while it is copied: here a page whose
+// connection is gone from the source, so the target refuses the page.
+func TestCopySkipsVanishedItems(t *testing.T) {
+	dir := t.TempDir()
+	a := counterSet(t, dir, "a", "ephemeral", "")
+	b := filepath.Join(dir, "b.yaml")
+	raw, _ := os.ReadFile(counterSet(t, dir, "b", "ephemeral", ""))
+	os.WriteFile(b, []byte(strings.Replace(string(raw), "registry: {plugin: registry-mem}", "registry: {plugin: registry-mem, config: {page_max_age: 900s}}", 1)), 0o600)
+	rt, srv := startRuntime(t, a)
+	c := newCounterClient(t, srv.URL)
+	reg := rt.Current().Registry()
+	ctx := context.Background()
+	// An orphan page: its connection dropped without cascade.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(reg.AddItem(ctx, abi.Item{Register: abi.RegisterConnection, ID: "gone-conn", User: "guest_x"}))
+	must(reg.AddItem(ctx, abi.Item{Register: abi.RegisterPage, ID: "orphan-page", ConnectionID: "gone-conn", PageName: "/counter"}))
+	must(reg.DropItem(ctx, abi.ItemRef{Register: abi.RegisterConnection, ID: "gone-conn"}, false))
+	if _, err := rt.Swap(ctx, b); err != nil {
+		t.Fatalf("swap with a page whose connection is gone: %v", err)
+	}
+	if ok, _ := rt.Current().Registry().Exists(ctx, abi.ItemRef{Register: abi.RegisterPage, ID: "orphan-page"}); ok {
+		t.Error("the orphan page was copied")
+	}
+	if code, _, _ := c.rpc("increment"); code != 200 {
+		t.Error("the live page does not answer after the swap")
+	}
+}
