@@ -233,3 +233,45 @@ func TestAutoRollback(t *testing.T) {
 		t.Errorf("/readyz after the automatic rollback = %d", code)
 	}
 }
+
+// TestServeReload: with --reload, editing the set file swaps to it; an edit that does
+// not validate is refused and the running set keeps serving.
+func TestServeReload(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "admin.sock")
+	file := filepath.Join(dir, "dev.yaml")
+	write := func(name, extra string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte("name: "+name+"\nregistry: {plugin: registry-mem}\nadmin: {socket: "+socket+"}\n"+extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first", "")
+	h := testpeer.StartHost(t, "--reload", "--plugins", file)
+	waitSet := func(name string, swaps int) admin.Status {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			st := statusOf(t, socket)
+			if st.Set.Name == name && len(st.Swaps) == swaps {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("set %q after %d swaps not reached: %+v", name, swaps, st)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	write("second", "")
+	waitSet("second", 1)
+	write("broken", "bogus: 1\n")
+	st := waitSet("second", 2)
+	if last := st.Swaps[1]; last.Result != admin.ResultFailed || !strings.Contains(last.Error, "bogus") {
+		t.Errorf("the invalid edit: %+v", last)
+	}
+	if code, _ := get(t, h.URL("/readyz")); code != 200 {
+		t.Errorf("/readyz after a refused reload = %d", code)
+	}
+	write("third", "")
+	waitSet("third", 3)
+}
