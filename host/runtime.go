@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,8 @@ type Runtime struct {
 	metrics    *metrics.Metrics
 	signer     *session.Signer
 	grace      time.Duration
+	// keepaliveEvery: see RuntimeOptions.Keepalive.
+	keepaliveEvery time.Duration
 	// ws and pushes outlive every set: sockets stay open across swaps.
 	ws     *ws.Server
 	pushes *pages.PushBuffers
@@ -62,6 +65,9 @@ type RuntimeOptions struct {
 	// Grace, when not zero, overrides the sets' admin.rollback_grace: how long after a
 	// swap the new set must stay healthy before it is kept.
 	Grace time.Duration
+	// Keepalive is how often the registry items behind open WebSockets are touched
+	// (zero: every 10 s).
+	Keepalive time.Duration
 }
 
 // maxHistory bounds the swap history kept for status.
@@ -122,7 +128,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	}
 	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
 		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background(),
-		pushes: pages.NewPushBuffers()}
+		pushes: pages.NewPushBuffers(), keepaliveEvery: cmp.Or(opts.Keepalive, defaultKeepalive)}
 	// The first set's websocket settings hold for the runtime's life (a swap keeps the
 	// endpoint and its sockets; changing them needs a restart, like the listen address).
 	rt.ws = ws.New(ws.Config{
@@ -224,6 +230,10 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	kaCtx, stopKeepalive := context.WithCancel(ctx)
+	kaDone := make(chan struct{})
+	go func() { defer close(kaDone); rt.keepalive(kaCtx) }()
+	defer func() { stopKeepalive(); <-kaDone }()
 	rt.logger.Info("listening", "addr", ln.Addr().String(), "set", set.Name, "file", set.Path)
 
 	select {

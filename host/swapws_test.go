@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,6 +19,9 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host"
+	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/internal/testpeer"
 )
 
@@ -144,5 +148,68 @@ func TestSwapKeepsWebSockets(t *testing.T) {
 	}
 	if n := rt.Status(context.Background()).WebSockets; n != 1 {
 		t.Errorf("%d sockets open after the swaps, want bob's one", n)
+	}
+}
+
+// TestOpenSocketKeepsPageAlive: a page with an open socket is not expired although its
+// user sends nothing (the host touches its connection and page in the registry).
+func TestOpenSocketKeepsPageAlive(t *testing.T) {
+	dir := t.TempDir()
+	file := todoSet(t, dir, "short", "resident")
+	raw, _ := os.ReadFile(file)
+	os.WriteFile(file, []byte(strings.Replace(string(raw), "registry: {plugin: registry-mem}",
+		"registry: {plugin: registry-mem, config: {guest_connection_max_age: 1s, page_max_age: 1s, sweep_interval: 100ms}}", 1)), 0o600)
+	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
+		Logger: slog.New(slog.DiscardHandler), Keepalive: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-served })
+	base := "http://" + ln.Addr().String()
+	watcher, idle := openTodo(t, base), openTodo(t, base)
+	sock := watcher.dial(t)
+	if f := sock.next(t); f["type"] != "hello" {
+		t.Fatalf("first frame %v", f)
+	}
+	reg := rt.Current().Registry()
+	gone := func(u *todoUser) bool {
+		ok, err := reg.Exists(context.Background(), abi.ItemRef{Register: abi.RegisterPage, ID: u.pageID})
+		return err == nil && !ok
+	}
+	// The page without a socket expires after its second; the one with a socket stays.
+	deadline := time.Now().Add(10 * time.Second)
+	for !gone(idle) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle page did not expire: the test's expiry settings are not in effect")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if gone(watcher) {
+		t.Fatal("the page with an open socket expired")
+	}
+	// Time passing is what is tested here: three more expiry periods.
+	time.Sleep(3 * time.Second)
+	// Its socket still works: another user's item is pushed to it.
+	adder := openTodo(t, base)
+	adder.add(t, "still-here")
+	for {
+		f := sock.next(t)
+		if f["type"] == "push" && strings.Contains(fmt.Sprint(f["data"]), "still-here") {
+			break
+		}
+		if f["type"] == "reload" {
+			t.Fatalf("the watcher was told to reload: %v", f)
+		}
 	}
 }

@@ -178,7 +178,8 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	hostURL, _ := url.Parse(h.URL("/"))
 	watcher := dialPage(t, h.Addr, resp.Header.Get("X-Gnr-Page-Id"), watcherJar.Cookies(hostURL))
 	var added atomic.Int64
-	seen := make(chan string, 1024)
+	var lastSeen atomic.Value // the newest item the watcher's socket pushed
+	lastSeen.Store("")
 	socketErr := make(chan error, 1)
 	go func() {
 		for {
@@ -202,7 +203,7 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 				return
 			}
 			if f.Type == "push" && len(f.Data.Items) > 0 {
-				seen <- f.Data.Items[len(f.Data.Items)-1].Text
+				lastSeen.Store(f.Data.Items[len(f.Data.Items)-1].Text)
 			}
 		}
 	}()
@@ -256,19 +257,22 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	rss1 := hostRSS(t, h)
 	// The watcher's socket is still open and got the last item added.
 	want := fmt.Sprintf("item-%d", added.Load())
-	deadline := time.After(10 * time.Second)
-wait:
-	for {
+	deadline := time.Now().Add(20 * time.Second)
+	for lastSeen.Load() != want {
 		select {
-		case text := <-seen:
-			if text == want {
-				break wait
-			}
 		case err := <-socketErr:
 			t.Fatalf("the watcher's WebSocket ended during the swaps: %v", err)
-		case <-deadline:
-			t.Fatalf("the watcher never saw %s", want)
+		default:
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher's last push shows %q, never %s", lastSeen.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-socketErr:
+		t.Fatalf("the watcher's WebSocket ended during the swaps: %v", err)
+	default:
 	}
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d requests failed across the swaps; last: %v", n, lastErr.Load())
