@@ -14,6 +14,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/assets"
+	"github.com/gnrhost/gnrhost/host/legacy"
 	"github.com/gnrhost/gnrhost/host/pluginmgr"
 )
 
@@ -45,7 +46,9 @@ func (h *Host) routes() http.Handler {
 	// Not instrumented: a WebSocket request lasts as long as its connection.
 	r.Get(h.set.WebSocket.Path, h.gated(h.ws.ServeHTTP))
 	if h.proxy != nil {
-		proxy := h.instrument(kindLegacy, h.proxy.ServeHTTP)
+		// The same series as instrument, without its per-request allocations: the
+		// proxy shares the cores of the Python workers it fronts.
+		proxy := legacy.Instrument(h.proxy, kindLegacy, h.metrics.HTTPInFlight, h.metrics.HTTPDuration, h.metrics.HTTPRequests)
 		for _, prefix := range h.set.Legacy.Routes {
 			if prefix == "/" {
 				// Everything that no page route or host endpoint takes.

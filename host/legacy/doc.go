@@ -1,4 +1,10 @@
 // Package legacy proxies HTTP to the legacy WSGI site whose address the legacy plugin
 // reports: streaming request and response bodies both ways, keep-alive to the upstream,
-// X-Forwarded-For/-Proto/-Host, and a quick 503 naming the plugin while the site is down.
+// X-Forwarded-For/-Proto/-Host, hop-by-hop header removal, a quick 503 naming the plugin
+// while the site is down and a 504 when it is too slow.
+//
+// Ordinary requests take a lean path (see Proxy): the proxy shares two CPU cores with the
+// Python workers it fronts, so every microsecond it spends per request is throughput the
+// site loses. Protocol upgrades and requests announcing trailers, which the site does
+// not serve in practice, go through net/http/httputil's ReverseProxy.
 package legacy
