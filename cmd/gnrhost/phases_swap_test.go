@@ -177,6 +177,7 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	resp.Body.Close()
 	hostURL, _ := url.Parse(h.URL("/"))
 	watcher := dialPage(t, h.Addr, resp.Header.Get("X-Gnr-Page-Id"), watcherJar.Cookies(hostURL))
+	const maxItems = 300
 	var added atomic.Int64
 	var lastSeen atomic.Value // the newest item the watcher's socket pushed
 	lastSeen.Store("")
@@ -228,7 +229,12 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 				continue
 			}
 			added.Store(int64(n))
-			time.Sleep(20 * time.Millisecond) // a person adding items, not a flood
+			if n >= maxItems {
+				return
+			}
+			// A person adding items, not a flood: every add rewrites the whole shared list,
+			// which must not grow into tens of thousands of items over a slow run.
+			time.Sleep(100 * time.Millisecond)
 		}
 	}()
 
