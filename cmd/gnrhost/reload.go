@@ -17,9 +17,11 @@ const reloadPoll = 300 * time.Millisecond
 
 // watchAndReload swaps to the set file again whenever it or one of its page modules
 // changes (development: `serve --reload`). A change that does not validate or start is
-// logged and the running set keeps serving; the next change is tried again.
-func watchAndReload(ctx context.Context, rt *host.Runtime, set *pluginset.Set, logger *slog.Logger) {
+// logged and the running set keeps serving; the next change is tried again. loaded is
+// the set file's stamp from before it was read: the goroutine may start after an edit.
+func watchAndReload(ctx context.Context, rt *host.Runtime, set *pluginset.Set, loaded stamp, logger *slog.Logger) {
 	seen := stamps(watchedFiles(set))
+	seen[set.Path] = loaded
 	t := time.NewTicker(reloadPoll)
 	defer t.Stop()
 	for {
@@ -34,9 +36,11 @@ func watchAndReload(ctx context.Context, rt *host.Runtime, set *pluginset.Set, l
 			continue
 		}
 		// Let an editor finish writing before reading.
-		time.Sleep(reloadPoll)
-		now = stamps(files)
-		seen = now
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(reloadPoll):
+		}
 		logger.Info("--reload: a watched file changed; swapping")
 		if _, err := rt.Reload(ctx); err != nil {
 			logger.Error("--reload: swap refused; the running set keeps serving", "err", err)
@@ -70,13 +74,18 @@ type stamp struct {
 func stamps(files []string) map[string]stamp {
 	out := make(map[string]stamp, len(files))
 	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil {
-			out[f] = stamp{fi.ModTime(), fi.Size()}
-		} else {
-			out[f] = stamp{}
-		}
+		out[f] = fileStamp(f)
 	}
 	return out
+}
+
+// fileStamp is the zero stamp for a file that cannot be read, so its return is a change.
+func fileStamp(file string) stamp {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return stamp{}
+	}
+	return stamp{fi.ModTime(), fi.Size()}
 }
 
 func equalStamps(a, b map[string]stamp) bool {

@@ -42,6 +42,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cat := catalog()
+	// Stamped before reading, so an edit made while the host starts is still seen as a
+	// change by --reload.
+	loadedStamp := fileStamp(*plugins)
 	set, err := pluginset.Load(*plugins, cat.PluginSetCatalog())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -89,13 +92,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	hupDone := reloadOnHUP(ctx, rt, logger)
+	watchDone := make(chan struct{})
 	if *reload {
-		go watchAndReload(ctx, rt, set, logger)
+		go func() {
+			defer close(watchDone)
+			watchAndReload(ctx, rt, set, loadedStamp, logger)
+		}()
+	} else {
+		close(watchDone)
 	}
 	serveErr := rt.Serve(ctx, ln)
 	stop()
 	<-adminDone
 	<-hupDone
+	<-watchDone
 	if serveErr != nil {
 		logger.Error("serve", "err", serveErr)
 		return exitFail
