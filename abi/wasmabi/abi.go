@@ -70,9 +70,14 @@ const (
 	FeatureEvents uint64 = 1 << 0
 	FeatureClose  uint64 = 1 << 1
 	FeaturePush   uint64 = 1 << 2
+	// FeatureSharedEvents: the module's gnr_page_event does the same for every page of
+	// its route (it reads only its input and the global register), so the host may run
+	// it once per dbevent and give each subscribed page its outcome. Requires
+	// FeatureEvents. See abi/wasm-abi.md section 5.
+	FeatureSharedEvents uint64 = 1 << 3
 
 	// HostFeatures is every feature this host supports.
-	HostFeatures = FeatureEvents | FeatureClose | FeaturePush
+	HostFeatures = FeatureEvents | FeatureClose | FeaturePush | FeatureSharedEvents
 )
 
 // Log levels for FnLog.

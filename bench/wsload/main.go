@@ -1,15 +1,24 @@
 // Command wsload measures gnrhost's WebSocket push path against a real gnrhost process:
 //
 //   - fan-out: one dbevent to N connected pages subscribed to its table (the todo
-//     example, resident): pushes delivered per second and p50/p99 delivery latency;
+//     example, resident): pushes delivered per second and p50/p99 delivery latency, and
+//     the CPU time each process spent per push;
 //   - memory per idle connection: the host's RSS growth over N idle sockets, divided by N;
-//   - RPC over WebSocket vs RPC over HTTP on the same resident page: time per call.
+//   - RPC over WebSocket vs RPC over HTTP on the same resident page: time per call;
+//   - with -floor, the transport floor: the same fan-out from a server that does nothing
+//     but write ready-made frames (floor.go).
 //
 // Run it through bench/ws.sh, which builds gnrhost and prints the results.
+//
+// The load generator shares the machine with the host, so its own cost per push comes
+// out of the host's throughput: each socket is read through a small buffer (one read
+// syscall per push, not three) and pushes are recognised without a JSON decoder. Every
+// push's sequence number is checked: a gap or a repeat fails the run.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -28,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -37,11 +48,24 @@ const token = "wsload-token-0123456789"
 
 func main() {
 	gnrhost := flag.String("gnrhost", "bin/gnrhost", "gnrhost binary")
-	eventPage := flag.String("event-page", "examples/pages/todo/rust/todo.wasm", "module of the subscribed pages (its event entry runs per page)")
+	eventPage := flag.String("event-page", "examples/pages/todo/rust/todo.wasm", "module of the subscribed pages (its event entry runs per page, or once per dbevent with SHARED_EVENTS)")
 	conns := flag.Int("conns", 10000, "connected pages")
 	rounds := flag.Int("rounds", 5, "fan-out rounds")
-	calls := flag.Int("calls", 3000, "RPCs per transport")
+	calls := flag.Int("calls", 3000, "RPCs per transport (0: skip the RPC comparison)")
+	workers := flag.Int("workers", 4, "the host's executor workers (dbevent delivery workers)")
+	instances := flag.Int("instances", 2, "WASM instances of the todo route")
+	cpuProfile := flag.String("host-cpuprofile", "", "run the host with --cpuprofile `FILE` (the whole run: use many -rounds)")
+	floor := flag.Bool("floor", false, "measure the transport floor instead: the same fan-out with a server that only writes ready-made frames (floor.go)")
+	floorClientAddr := flag.String("floor-client", "", "internal: the reading side of -floor")
 	flag.Parse()
+	if *floorClientAddr != "" {
+		floorClient(*floorClientAddr, *conns)
+		return
+	}
+	if *floor {
+		floorServer(*conns, *rounds)
+		return
+	}
 	root, _ := os.Getwd()
 
 	dir, err := os.MkdirTemp("", "wsload-")
@@ -50,18 +74,22 @@ func main() {
 	set := filepath.Join(dir, "set.yaml")
 	check(os.WriteFile(set, []byte(fmt.Sprintf(`registry: {plugin: registry-mem}
 events: {token_env: WSLOAD_TOKEN}
-executors: {workers: 4}
+executors: {workers: %d}
 websocket: {queue_messages: 1024}
 pages:
-  - {route: /todo, module: %s, lifecycle: resident, max_per_connection: %d, instances: 2}
+  - {route: /todo, module: %s, lifecycle: resident, max_per_connection: %d, instances: %d}
   - {route: /counter, module: %s, lifecycle: resident}
-`, filepath.Join(root, *eventPage), *conns+10, filepath.Join(root, "examples/pages/counter/rust/counter.wasm"))), 0o600))
+`, *workers, filepath.Join(root, *eventPage), *conns+10, *instances, filepath.Join(root, "examples/pages/counter/rust/counter.wasm"))), 0o600))
 
-	cmd := exec.Command(*gnrhost, "serve", "--plugins", set, "--listen", "127.0.0.1:0")
+	args := []string{"serve", "--plugins", set, "--listen", "127.0.0.1:0"}
+	if *cpuProfile != "" {
+		args = append(args, "--cpuprofile", *cpuProfile)
+	}
+	cmd := exec.Command(*gnrhost, args...)
 	cmd.Env = append(os.Environ(), "WSLOAD_TOKEN="+token)
 	stderr, _ := cmd.StderrPipe()
 	check(cmd.Start())
-	defer cmd.Process.Kill()
+	defer stop(cmd)
 	addr := waitListening(stderr, cmd)
 	base := "http://" + addr
 	pid := cmd.Process.Pid
@@ -80,31 +108,39 @@ pages:
 	settle()
 	rssBefore := rss(pid)
 
-	// Connect every page; each socket gets a reader goroutine that timestamps pushes.
-	type rx struct {
-		at  time.Time
-		seq uint64
-	}
-	received := make(chan rx, *conns)
+	// Connect every page; each socket gets a reader goroutine that timestamps its pushes
+	// into its slot of arrived and counts them in got.
+	n := *conns
+	arrived := make([]time.Time, n)
+	var got atomic.Int64
+	allIn := make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	sockets := make([]net.Conn, *conns)
+	sockets := make([]net.Conn, n)
 	for i, id := range pagesIDs {
-		c := dial(addr, id, cookie)
+		c, br := dial(addr, id, cookie)
 		sockets[i] = c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var last uint64
+			first := true
+			var payload []byte
 			for {
-				data, err := readText(c)
+				data, err := readFrame(br, c, &payload)
 				if err != nil {
 					return
 				}
-				var f struct {
-					Type string `json:"type"`
-					Seq  uint64 `json:"seq"`
+				seq, ok := pushSeq(data)
+				if !ok {
+					continue
 				}
-				if json.Unmarshal(data, &f) == nil && f.Type == "push" {
-					received <- rx{time.Now(), f.Seq}
+				if !first && seq != last+1 {
+					log.Fatalf("page %s: push %d after %d: a gap or a repeat", id, seq, last)
+				}
+				first, last = false, seq
+				arrived[i] = time.Now()
+				if got.Add(1) == int64(n) {
+					allIn <- struct{}{}
 				}
 			}
 		}()
@@ -112,36 +148,49 @@ pages:
 	settle()
 	rssAfter := rss(pid)
 	fmt.Printf("idle connections: %d, host RSS %0.1f MiB -> %0.1f MiB: %.1f KB per connection (target <= 10 KB)\n",
-		*conns, float64(rssBefore)/1024, float64(rssAfter)/1024, float64(rssAfter-rssBefore)/float64(*conns))
+		n, float64(rssBefore)/1024, float64(rssAfter)/1024, float64(rssAfter-rssBefore)/float64(n))
 
 	var rates, p50s, p99s []float64
+	var hostCPU, selfCPU time.Duration
 	for r := 0; r < *rounds; r++ {
+		got.Store(0)
+		h0, s0 := cpuTime(pid), cpuTime(os.Getpid())
 		start := time.Now()
 		postEvent(base, r)
-		lat := make([]float64, 0, *conns)
+		select {
+		case <-allIn:
+		case <-time.After(60 * time.Second):
+			log.Fatalf("round %d: only %d of %d pushes arrived", r, got.Load(), n)
+		}
+		h1, s1 := cpuTime(pid), cpuTime(os.Getpid())
+		hostCPU += h1 - h0
+		selfCPU += s1 - s0
+		lat := make([]float64, n)
 		var last time.Time
-		timeout := time.After(60 * time.Second)
-		for len(lat) < *conns {
-			select {
-			case x := <-received:
-				lat = append(lat, float64(x.at.Sub(start).Microseconds())/1000)
-				last = x.at
-			case <-timeout:
-				log.Fatalf("round %d: only %d of %d pushes arrived", r, len(lat), *conns)
+		for i, at := range arrived {
+			lat[i] = float64(at.Sub(start).Microseconds()) / 1000
+			if at.After(last) {
+				last = at
 			}
 		}
 		sort.Float64s(lat)
-		rate := float64(*conns) / last.Sub(start).Seconds()
+		rate := float64(n) / last.Sub(start).Seconds()
 		p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-		fmt.Printf("fan-out round %d: %d pushes in %s: %.0f pushes/s, p50 %.1f ms, p99 %.1f ms\n", r+1, *conns, last.Sub(start).Round(time.Millisecond), rate, p50, p99)
+		fmt.Printf("fan-out round %d: %d pushes in %s: %.0f pushes/s, p50 %.1f ms, p99 %.1f ms; CPU per push: host %.1f us, load generator %.1f us\n",
+			r+1, n, last.Sub(start).Round(time.Millisecond), rate, p50, p99,
+			float64((h1-h0).Microseconds())/float64(n), float64((s1-s0).Microseconds())/float64(n))
 		rates, p50s, p99s = append(rates, rate), append(p50s, p50), append(p99s, p99)
 	}
-	fmt.Printf("fan-out median of %d rounds: %.0f pushes/s (target >= 100000), p50 %.1f ms, p99 %.1f ms (target <= 50 ms)\n",
-		*rounds, median(rates), median(p50s), median(p99s))
+	pushes := float64(n * *rounds)
+	fmt.Printf("fan-out median of %d rounds: %.0f pushes/s (target >= 100000), p50 %.1f ms, p99 %.1f ms (target <= 50 ms); CPU per push: host %.1f us, load generator %.1f us\n",
+		*rounds, median(rates), median(p50s), median(p99s), float64(hostCPU.Microseconds())/pushes, float64(selfCPU.Microseconds())/pushes)
 	for _, c := range sockets {
 		c.Close()
 	}
 	wg.Wait()
+	if *calls <= 0 {
+		return
+	}
 
 	// RPC over WebSocket vs HTTP on the same resident counter page, as a fresh user.
 	jar2, _ := cookiejar.New(nil)
@@ -157,15 +206,16 @@ pages:
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	})
-	c := dial(addr, page, cookie)
-	_, _ = readText(c) // hello
+	c, br := dial(addr, page, cookie)
+	var payload []byte
+	_, _ = readFrame(br, c, &payload) // hello
 	frame := []byte(`{"type":"rpc","id":1,"method":"increment","params":{}}`)
 	wsPer := timeCalls(*calls, func() {
 		check(writeText(c, frame))
 		for {
-			data, err := readText(c)
+			data, err := readFrame(br, c, &payload)
 			check(err)
-			if strings.Contains(string(data), `"type":"result"`) {
+			if bytes.Contains(data, []byte(`"type":"result"`)) {
 				return
 			}
 		}
@@ -207,6 +257,19 @@ func waitListening(r io.Reader, cmd *exec.Cmd) string {
 	return ""
 }
 
+// stop ends the host with SIGTERM (so a --cpuprofile is written) and waits for it.
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
 func openPage(c *http.Client, u string) string {
 	resp, err := c.Get(u)
 	check(err)
@@ -229,31 +292,31 @@ func postEvent(base string, round int) {
 	}
 }
 
-func dial(addr, page, cookie string) net.Conn {
+// dial opens a page's socket and returns it with the buffered reader its frames are read
+// through (which may already hold frames the server sent right after the handshake).
+func dial(addr, page, cookie string) (net.Conn, *bufio.Reader) {
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"Cookie": {cookie}}), Timeout: 10 * time.Second}
 	c, br, _, err := d.Dial(context.Background(), "ws://"+addr+"/_gnr/ws?page_id="+page)
 	check(err)
-	if br != nil {
-		return &bufConn{Conn: c, r: io.MultiReader(br, c)}
+	if br == nil {
+		br = bufio.NewReaderSize(c, 1024)
 	}
-	return c
+	return c, br
 }
 
-type bufConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-func readText(c net.Conn) ([]byte, error) {
+// readFrame returns the next text message's payload, in *buf (reused between calls);
+// control frames are skipped, a close frame is io.EOF.
+func readFrame(br *bufio.Reader, c net.Conn, buf *[]byte) ([]byte, error) {
 	for {
-		h, err := ws.ReadHeader(c)
+		h, err := ws.ReadHeader(br)
 		if err != nil {
 			return nil, err
 		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c, p); err != nil {
+		if int64(cap(*buf)) < h.Length {
+			*buf = make([]byte, h.Length)
+		}
+		p := (*buf)[:h.Length]
+		if _, err := io.ReadFull(br, p); err != nil {
 			return nil, err
 		}
 		switch h.OpCode {
@@ -261,14 +324,59 @@ func readText(c net.Conn) ([]byte, error) {
 			return p, nil
 		case ws.OpClose:
 			return nil, io.EOF
+		case ws.OpPing:
+			_ = ws.WriteFrame(c, ws.MaskFrameInPlace(ws.NewPongFrame(append([]byte(nil), p...))))
 		}
 	}
+}
+
+var pushPrefix = []byte(`{"type":"push","seq":`)
+
+// pushSeq recognises a push frame and returns its sequence number. The host writes the
+// type and seq first; anything else is decoded as JSON to be sure.
+func pushSeq(data []byte) (uint64, bool) {
+	if rest, ok := bytes.CutPrefix(data, pushPrefix); ok {
+		end := bytes.IndexByte(rest, ',')
+		if end > 0 {
+			if seq, err := strconv.ParseUint(string(rest[:end]), 10, 64); err == nil {
+				return seq, true
+			}
+		}
+	}
+	var f struct {
+		Type string `json:"type"`
+		Seq  uint64 `json:"seq"`
+	}
+	if json.Unmarshal(data, &f) != nil || f.Type != "push" {
+		return 0, false
+	}
+	return f.Seq, true
 }
 
 func writeText(c net.Conn, p []byte) error {
 	// Masking works in place: mask a copy, so callers may reuse p.
 	f := ws.MaskFrameInPlace(ws.NewTextFrame(append([]byte(nil), p...)))
 	return ws.WriteFrame(c, f)
+}
+
+// cpuTime is the CPU time (user and system) process pid has used so far, summed over
+// its threads from the scheduler's nanosecond accounting.
+func cpuTime(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	check(err)
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread just exited
+		}
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			total += time.Duration(ns)
+		}
+	}
+	return total
 }
 
 // rss reads the process's resident set in KiB.

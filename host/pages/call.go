@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -78,7 +77,15 @@ func (m *Manager) callPage(ctx context.Context, id string, inv invocation) (*out
 	ref := pageRef{ID: id, ConnectionID: item.ConnectionID, User: item.User, Route: item.PageName, Lifecycle: r.cfg.Lifecycle}
 	if r.resident {
 		// A page the registry knows but this host does not hold (made by an ephemeral
-		// set before a swap, or evicted): it becomes resident on first use.
+		// set before a swap, or evicted): it becomes resident on first use. Not in a
+		// manager that is closing: the deliveries it still runs would make pages resident
+		// only for its close to end them, and drop them from the registry (a page handed
+		// over to the next set, or any page at shutdown).
+		select {
+		case <-m.stop:
+			return nil, ErrPageNotFound
+		default:
+		}
 		p, err := m.promote(ctx, r, ref)
 		if err != nil {
 			return nil, err
@@ -117,7 +124,10 @@ func (m *Manager) callResident(ctx context.Context, p *residentPage, inv invocat
 		p.mu.Unlock()
 		return nil, ErrPageNotFound
 	}
-	res, err := p.route.handler.Call(ctx, &wasm.Call{Entry: inv.entry, Method: inv.method, Input: inv.input, Host: newCallHost(m, p.ref, p.store)})
+	if p.host == nil {
+		p.host = newCallHost(m, p.ref, p.store)
+	}
+	res, err := p.route.handler.Call(ctx, &wasm.Call{Entry: inv.entry, Method: inv.method, Input: inv.input, Host: p.host})
 	if err == nil && res.Status == wasmabi.StatusOK {
 		p.store.apply(res.Changes)
 	}
@@ -126,13 +136,11 @@ func (m *Manager) callResident(ctx context.Context, p *residentPage, inv invocat
 	if err != nil {
 		return nil, err
 	}
-	return m.finish(ctx, p.ref, inv, res)
+	return m.finish(ctx, p.ref, p, inv, res)
 }
 
 func (m *Manager) stripe(id string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return &m.stripes[h.Sum32()%uint32(len(m.stripes))]
+	return &m.stripes[pageHash(id)%uint32(len(m.stripes))]
 }
 
 func (m *Manager) callEphemeral(ctx context.Context, r *route, ref pageRef, inv invocation) (*outcome, error) {
@@ -170,7 +178,7 @@ func (m *Manager) callEphemeral(ctx context.Context, r *route, ref pageRef, inv 
 			}
 		}
 	}
-	return m.finish(ctx, ref, inv, res)
+	return m.finish(ctx, ref, nil, inv, res)
 }
 
 // lockItem takes the page's registry lock, retrying until ctx ends.
@@ -205,8 +213,9 @@ func (m *Manager) lockItem(ctx context.Context, ref abi.ItemRef, callTimeout tim
 }
 
 // finish applies what a successful call did outside the store: subscriptions, pushes,
-// publishes; refreshes the page; and gathers the datachanges for an RPC's answer.
-func (m *Manager) finish(ctx context.Context, ref pageRef, inv invocation, res *wasm.Result) (*outcome, error) {
+// publishes; refreshes the page; and gathers the datachanges for an RPC's answer. p is
+// the page when it is resident (nil for an ephemeral one).
+func (m *Manager) finish(ctx context.Context, ref pageRef, p *residentPage, inv invocation, res *wasm.Result) (*outcome, error) {
 	out := &outcome{res: res}
 	itemRef := abi.ItemRef{Register: abi.RegisterPage, ID: ref.ID}
 	if res.Status == wasmabi.StatusOK {
@@ -216,9 +225,17 @@ func (m *Manager) finish(ctx context.Context, ref pageRef, inv invocation, res *
 			}
 		}
 		if len(res.Pushes) > 0 {
-			box := m.outboxFor(ref.ID)
-			for _, p := range res.Pushes {
-				out.pushes = append(out.pushes, Push{Seq: box.add(p), Data: p})
+			var box *outbox
+			if p != nil {
+				box = m.pageOutbox(p)
+			} else {
+				box = m.outboxFor(ref.ID)
+			}
+			for _, data := range res.Pushes {
+				seq := box.add(data)
+				if inv.entry == wasm.EntryRPC { // only an RPC's answer lists its pushes
+					out.pushes = append(out.pushes, Push{Seq: seq, Data: data})
+				}
 			}
 		}
 	}

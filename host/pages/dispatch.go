@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"hash/fnv"
 	"sync"
 )
 
@@ -11,6 +10,10 @@ const perShardQueue = 4096
 type delivery struct {
 	pageID string
 	input  []byte
+	// shared, with page, is the outcome of one event call shared by many pages (feature
+	// SHARED_EVENTS): the page gets it in its turn, so its events stay in order.
+	shared *sharedEvent
+	page   *residentPage
 }
 
 // dispatcher runs dbevent deliveries on a fixed set of workers. A page always lands on
@@ -40,16 +43,25 @@ func newDispatcher(workers int, run func(delivery)) *dispatcher {
 	return d
 }
 
+// pageHash is FNV-1a of a page id, inline so that spreading a fan-out over the shards
+// allocates nothing.
+func pageHash(id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return h
+}
+
 func (d *dispatcher) send(dl delivery) bool {
-	h := fnv.New32a()
-	h.Write([]byte(dl.pageID))
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.closed {
 		return false
 	}
 	select {
-	case d.shards[h.Sum32()%uint32(len(d.shards))] <- dl:
+	case d.shards[pageHash(dl.pageID)%uint32(len(d.shards))] <- dl:
 		return true
 	default:
 		return false

@@ -10,7 +10,9 @@
 // A call changes the page only if it succeeds: the runtime hands back the call's store
 // writes, pushes, publishes and subscription changes and this package applies them.
 // Publishes become dbevents through the registry's NotifyDbEvents; every subscribed page
-// this host can run gets its event entry, on the executor pool.
+// this host can run gets its event entry, on the delivery workers (one page's events in
+// order). A module whose event entry is the same for every page (SHARED_EVENTS) runs it
+// once per dbevent for all the resident pages of its route (events.go).
 //
 // A route's handler is a WASM module (host/wasm) or a native page plugin: a factory from
 // the host's catalog, or an executable run as a go-plugin child process (plugin.go,

@@ -105,7 +105,7 @@ func (m *Manager) createPage(ctx context.Context, rt *route, id session.Identity
 			return nil, nil, fmt.Errorf("save new page store: %w", err)
 		}
 	}
-	if _, err := m.finish(ctx, ref, invocation{entry: wasm.EntryLoad}, res); err != nil {
+	if _, err := m.finish(ctx, ref, nil, invocation{entry: wasm.EntryLoad}, res); err != nil {
 		return nil, nil, err
 	}
 	return &ref, res.Reply, nil

@@ -57,7 +57,13 @@ type route struct {
 	cfg      pluginset.PageRoute
 	handler  Handler
 	resident bool
+	// sharedEvents: a resident route whose handler's event entry does the same for every
+	// page (SHARED_EVENTS): one call per dbevent serves all its pages here (events.go).
+	sharedEvents bool
 }
+
+// sharedEventer is a Handler whose event entry may serve many pages at once.
+type sharedEventer interface{ SharedEvents() bool }
 
 // Manager owns the page routes of one plugin set.
 type Manager struct {
@@ -65,7 +71,9 @@ type Manager struct {
 	logger *slog.Logger
 	routes map[string]*route
 
-	mu       sync.Mutex
+	// mu guards the maps below; a fan-out only reads them (RLock), page loads and closes
+	// write.
+	mu       sync.RWMutex
 	resident map[string]*residentPage
 	byConn   map[string]map[string]*residentPage
 
@@ -121,7 +129,11 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 			m.closeHandlers(context.Background())
 			return nil, fmt.Errorf("page route %s: %w", pr.Route, err)
 		}
-		m.routes[pr.Route] = &route{cfg: pr, handler: h, resident: pr.Lifecycle == "resident"}
+		r := &route{cfg: pr, handler: h, resident: pr.Lifecycle == "resident"}
+		if se, ok := h.(sharedEventer); ok && r.resident && h.Wants(wasm.EntryEvent) {
+			r.sharedEvents = se.SharedEvents()
+		}
+		m.routes[pr.Route] = r
 	}
 	go m.sweep()
 	go m.watchRegistry()
@@ -218,6 +230,18 @@ func (m *Manager) outboxFor(pageID string) *outbox { return m.cfg.PushBuffers.ge
 // at the next push (for waiting without polling).
 func (m *Manager) Pushes(pageID string, after uint64) ([]Push, bool, <-chan struct{}) {
 	return m.outboxFor(pageID).since(after)
+}
+
+// pageOutbox is outboxFor for a resident page, remembered on the page so that a
+// fan-out does not look every page up under the manager's lock. A remembered buffer
+// that has left the manager (dropped or evicted) is looked up again.
+func (m *Manager) pageOutbox(p *residentPage) *outbox {
+	if b := p.box.Load(); b != nil && !b.gone.Load() {
+		return b
+	}
+	b := m.outboxFor(p.ref.ID)
+	p.box.Store(b)
+	return b
 }
 
 func (m *Manager) dropOutbox(pageID string) { m.cfg.PushBuffers.drop(pageID) }

@@ -11,7 +11,7 @@ import (
 // buffers, so open WebSocket connections keep their numbering and go on receiving what
 // the next set's pages push.
 type PushBuffers struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	boxes map[string]*outbox
 	order []string // creation order, for eviction
 	// tag marks the dbevent reasons this host process sends, so its registry watchers
@@ -27,16 +27,25 @@ func NewPushBuffers() *PushBuffers {
 // get returns the page's buffer, creating it (and evicting the oldest when there are
 // too many).
 func (b *PushBuffers) get(pageID string) *outbox {
+	b.mu.RLock()
+	o, ok := b.boxes[pageID]
+	b.mu.RUnlock()
+	if ok {
+		return o
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if o, ok := b.boxes[pageID]; ok {
 		return o
 	}
 	for len(b.boxes) >= maxOutboxes && len(b.order) > 0 {
+		if old := b.boxes[b.order[0]]; old != nil {
+			old.gone.Store(true)
+		}
 		delete(b.boxes, b.order[0])
 		b.order = b.order[1:]
 	}
-	o := newOutbox(DefaultOutboxSize)
+	o = newOutbox(DefaultOutboxSize)
 	b.boxes[pageID] = o
 	b.order = append(b.order, pageID)
 	return o
@@ -46,6 +55,9 @@ func (b *PushBuffers) get(pageID string) *outbox {
 func (b *PushBuffers) drop(pageID string) {
 	b.mu.Lock()
 	box := b.boxes[pageID]
+	if box != nil {
+		box.gone.Store(true)
+	}
 	delete(b.boxes, pageID)
 	// Keep the eviction order from growing with pages that are long gone.
 	if len(b.order) > 2*len(b.boxes)+1024 {
@@ -59,6 +71,6 @@ func (b *PushBuffers) drop(pageID string) {
 	}
 	b.mu.Unlock()
 	if box != nil {
-		box.shut()
+		box.shut() // tells the page's WebSocket connections
 	}
 }

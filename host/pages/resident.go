@@ -17,10 +17,15 @@ type residentPage struct {
 	route *route
 
 	// mu serializes calls: one call at a time per page, as one instance per call.
-	mu       sync.Mutex
-	store    *store
+	mu    sync.Mutex
+	store *store
+	// host is the page's wasm.Host, made on its first call and kept: it is the same for
+	// every call (the store is changed in place), guarded by mu.
+	host     *callHost
 	closed   bool
 	lastUsed atomic.Int64 // unix nanos
+	// box remembers the page's push buffer (pageOutbox).
+	box atomic.Pointer[outbox]
 }
 
 func (p *residentPage) touch() { p.lastUsed.Store(time.Now().UnixNano()) }
@@ -35,11 +40,14 @@ func (m *Manager) addResident(ctx context.Context, p *residentPage) {
 		conn = map[string]*residentPage{}
 		m.byConn[p.ref.ConnectionID] = conn
 	}
-	// The cap is the route's: count this connection's pages of the same route only.
+	// The cap is the route's: count this connection's pages of the same route only (no
+	// need while the connection has fewer pages than the cap in all).
 	var same []*residentPage
-	for _, q := range conn {
-		if q.route == p.route {
-			same = append(same, q)
+	if len(conn) >= limit {
+		for _, q := range conn {
+			if q.route == p.route {
+				same = append(same, q)
+			}
 		}
 	}
 	var evict []*residentPage
@@ -57,8 +65,8 @@ func (m *Manager) addResident(ctx context.Context, p *residentPage) {
 }
 
 func (m *Manager) lookupResident(id string) *residentPage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	return m.resident[id]
 }
 
@@ -96,8 +104,8 @@ func (m *Manager) closeResident(ctx context.Context, p *residentPage, reason str
 
 // ResidentCount is the number of resident pages (for status and tests).
 func (m *Manager) ResidentCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	return len(m.resident)
 }
 

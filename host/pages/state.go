@@ -46,6 +46,48 @@ func (s *store) apply(changes []wasm.StoreChange) {
 	}
 }
 
+// bytesAfter is the store's size once changes are applied.
+func (s *store) bytesAfter(changes []wasm.StoreChange) int {
+	// A few changes (the usual case) are compared with each other; many go through a map,
+	// so a call that wrote thousands of keys costs linear time per page.
+	var last map[string]int // size of each key after its latest change so far
+	if len(changes) > 16 {
+		last = make(map[string]int, len(changes))
+	}
+	n := s.bytes
+	for i, c := range changes {
+		// The size c.Key has before c: that of its latest earlier change, or the store's.
+		old, found := 0, false
+		if last != nil {
+			old, found = last[c.Key]
+		} else {
+			for j := i - 1; j >= 0; j-- {
+				if changes[j].Key == c.Key {
+					if !changes[j].Delete {
+						old = len(c.Key) + len(changes[j].Value)
+					}
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			if v, had := s.data[c.Key]; had {
+				old = len(c.Key) + len(v)
+			}
+		}
+		size := 0
+		if !c.Delete {
+			size = len(c.Key) + len(c.Value)
+		}
+		n += size - old
+		if last != nil {
+			last[c.Key] = size
+		}
+	}
+	return n
+}
+
 func (s *store) keys() []string {
 	keys := make([]string, 0, len(s.data))
 	for k := range s.data {
@@ -55,23 +97,28 @@ func (s *store) keys() []string {
 	return keys
 }
 
-// callHost is the wasm.Host of one call: the page's store (read-only here), its user's
-// and the site's registers through the registry, and the log.
+// callHost is the wasm.Host of a page's calls (one at a time): the page's store
+// (read-only here), its user's and the site's registers through the registry, and the
+// log.
 type callHost struct {
 	m     *Manager
 	page  pageRef
 	store *store
-	info  []byte
+	info  []byte // page_info, made when a call first asks for it
 }
 
 func newCallHost(m *Manager, p pageRef, s *store) *callHost {
-	info, _ := json.Marshal(map[string]string{
-		"page_id": p.ID, "connection_id": p.ConnectionID, "user": p.User, "route": p.Route, "lifecycle": p.Lifecycle,
-	})
-	return &callHost{m: m, page: p, store: s, info: info}
+	return &callHost{m: m, page: p, store: s}
 }
 
-func (h *callHost) PageInfo() []byte { return h.info }
+func (h *callHost) PageInfo() []byte {
+	if h.info == nil {
+		h.info, _ = json.Marshal(map[string]string{
+			"page_id": h.page.ID, "connection_id": h.page.ConnectionID, "user": h.page.User, "route": h.page.Route, "lifecycle": h.page.Lifecycle,
+		})
+	}
+	return h.info
+}
 
 func (h *callHost) StoreGet(key string) ([]byte, bool) {
 	v, ok := h.store.data[key]
@@ -115,10 +162,14 @@ func (h *callHost) GlobalSet(ctx context.Context, key string, value []byte) erro
 }
 
 func (h *callHost) Log(level int, msg string) {
-	lv := [...]int{-4, 0, 4, 8}
-	l := 0
+	h.m.logger.Log(context.Background(), guestLevel(level), msg, "page_id", h.page.ID, "route", h.page.Route, "source", "guest")
+}
+
+// guestLevel maps an ABI log level (0 debug .. 3 error) to slog's.
+func guestLevel(level int) slog.Level {
+	lv := [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
 	if level >= 0 && level < len(lv) {
-		l = lv[level]
+		return lv[level]
 	}
-	h.m.logger.Log(context.Background(), slog.Level(l), msg, "page_id", h.page.ID, "route", h.page.Route, "source", "guest")
+	return slog.LevelInfo
 }

@@ -27,6 +27,24 @@ func (s *PushStream) Since(seq uint64) ([]Push, bool) {
 // Pending is how many pushes (and their bytes) come after seq: a client's backlog.
 func (s *PushStream) Pending(seq uint64) (int, int) { return s.box.pending(seq) }
 
+// Backlog describes a client's pushes after the last one it was sent.
+type Backlog struct {
+	N, Bytes int // pushes after seq and their bytes of data
+	// Complete is false when some of them were already dropped from the buffer: the
+	// client cannot catch up.
+	Complete bool
+	// Closed: the page has gone away.
+	Closed bool
+}
+
+// Each calls fn for every push after seq, oldest first, while holding the page's push
+// buffer (fn must be quick and must not call back into the stream) — unless the page is
+// closed or that backlog is incomplete, over maxN pushes or over maxBytes bytes of data.
+// A writer encodes its frames this way, with one lock and no copy of the pushes.
+func (s *PushStream) Each(seq uint64, maxN, maxBytes int, fn func(Push)) Backlog {
+	return s.box.each(seq, maxN, maxBytes, fn)
+}
+
 // Closed reports whether the page has gone away (closed, expired, evicted).
 func (s *PushStream) Closed() bool { return s.box.isClosed() }
 

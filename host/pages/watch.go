@@ -2,7 +2,6 @@ package pages
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -31,12 +30,7 @@ func (m *Manager) watchRegistry() {
 				if strings.HasPrefix(n.Reason, m.reasonPrefix) {
 					continue
 				}
-				input, _ := json.Marshal(eventInput{Kind: "dbevent", Table: n.Table, Events: n.Events, OriginPageID: n.OriginPageID})
-				for _, id := range n.PageIDs {
-					if m.runsHere(id) {
-						m.deliverEvent(id, input)
-					}
-				}
+				m.deliverNotice(n, m.runsHere)
 			}
 		}
 		cancel()

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
+
+	"github.com/gnrhost/gnrhost/abi/wasmabi"
 )
 
 // Entry is an entry point of a page module.
@@ -123,12 +126,15 @@ func (e *CallError) Unwrap() error { return e.Err }
 // ErrModuleClosed is returned by calls on a closed module.
 var ErrModuleClosed = errors.New("wasm: module closed")
 
-// callState is the per-call bookkeeping the host functions work on; it travels in the
-// call's context so the functions need no lookup by instance.
+// callState is the per-call bookkeeping the host functions work on. Each instance owns
+// one, reused by every call it runs (one at a time).
 type callState struct {
-	ctx      context.Context
+	ctx      context.Context // the instance's callCtx
 	call     *Call
 	features uint64
+	// shared: an event entry of a SHARED_EVENTS module, which may not use what differs
+	// between pages (pageSpecific in hostfuncs.go).
+	shared   bool
 	reply    []byte
 	replySet bool
 	badReply bool
@@ -140,11 +146,72 @@ type callState struct {
 	hostErr      error // a registry failure seen by a host function
 }
 
-type stateKey struct{}
+// reset prepares st for a new call; the maps are kept (emptied) for the next call.
+func (st *callState) reset(ctx context.Context, call *Call, features uint64) {
+	*st = callState{ctx: ctx, call: call, features: features, pending: st.pending, deleted: st.deleted,
+		shared: call.Entry == EntryEvent && features&wasmabi.FeatureSharedEvents != 0}
+}
 
+// release drops what the finished call referenced, so an idle instance keeps no page
+// data alive.
+func (st *callState) release() {
+	pending, deleted := st.pending, st.deleted
+	// Emptying a map costs its size: a call that wrote many keys does not make every later
+	// call pay for them.
+	if len(pending) > maxKeptKeys {
+		pending = nil
+	}
+	if len(deleted) > maxKeptKeys {
+		deleted = nil
+	}
+	clear(pending)
+	clear(deleted)
+	*st = callState{pending: pending, deleted: deleted}
+}
+
+// maxKeptKeys bounds the store-write maps an instance keeps between calls.
+const maxKeptKeys = 64
+
+// callCtx is the context.Context of every call on one instance, made once with it.
+// wazero hands it to the host functions, which find the call's state in it without a
+// lookup, and watches its Done channel: the instance's kill channel (watchdog.go).
+// wazero's watcher goroutine may read it after the call returned, so everything it
+// reads is either fixed for the instance's life or behind the watch's lock.
+type callCtx struct{ inst *instance }
+
+// Deadline is the running call's: its timeout, or its caller's deadline when sooner.
+func (c *callCtx) Deadline() (time.Time, bool) {
+	w := &c.inst.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deadline, w.parent != nil
+}
+
+// Done is closed when the watchdog stops the call (deadline, or the caller gave up).
+func (c *callCtx) Done() <-chan struct{} { return c.inst.watch.kill }
+
+func (c *callCtx) Err() error { return c.inst.watch.err() }
+
+// Value answers from the running call's caller context.
+func (c *callCtx) Value(key any) any {
+	w := &c.inst.watch
+	w.mu.Lock()
+	parent := w.parent
+	w.mu.Unlock()
+	if parent == nil {
+		return nil
+	}
+	return parent.Value(key)
+}
+
+// stateFrom finds the running call's state; nil outside an entry point (_initialize,
+// gnr_features), where there is no page to act on.
 func stateFrom(ctx context.Context) *callState {
-	st, _ := ctx.Value(stateKey{}).(*callState)
-	return st
+	c, ok := ctx.(*callCtx)
+	if !ok || c.inst.state.call == nil {
+		return nil
+	}
+	return &c.inst.state
 }
 
 func (st *callState) storeGet(key string) ([]byte, bool) {

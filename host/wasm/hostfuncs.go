@@ -39,6 +39,16 @@ func read(mod api.Module, ptr, n uint32) ([]byte, bool) {
 	return append([]byte(nil), b...), true
 }
 
+// readKey reads a key or table name at ptr as a string (one copy) if valid says it is.
+func readKey(mod api.Module, ptr, n uint32, valid func(string) bool) (string, bool) {
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok || n > wasmabi.MaxKeyBytes {
+		return "", false
+	}
+	k := string(b)
+	return k, valid(k)
+}
+
 // give implements the (buf, cap) -> n convention.
 func give(mod api.Module, data []byte, buf, capacity uint32) uint64 {
 	n := uint32(len(data))
@@ -51,9 +61,9 @@ func give(mod api.Module, data []byte, buf, capacity uint32) uint64 {
 }
 
 // The key and table rules are the page contract's (abi), shared with native page plugins.
-func validKey(k []byte) bool { return abi.ValidPageKey(string(k)) }
+func validKey(k string) bool { return abi.ValidPageKey(k) }
 
-func validTable(t []byte) bool { return abi.ValidTableName(string(t)) }
+func validTable(t string) bool { return abi.ValidTableName(t) }
 
 // registryCode maps a registry failure to a host-function code, remembering an outage so
 // the call fails with 503 even if the guest ignores the code.
@@ -110,12 +120,12 @@ func hostFuncs() []hostFunc {
 		}},
 		{wasmabi.FnStoreGet, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
 			st := stateFrom(ctx)
-			key, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-			if !ok || !validKey(key) {
+			key, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validKey)
+			if !ok {
 				s[0] = rc(wasmabi.ErrInvalid)
 				return
 			}
-			v, found := st.storeGet(string(key))
+			v, found := st.storeGet(key)
 			if !found {
 				s[0] = rc(wasmabi.ErrNotFound)
 				return
@@ -133,17 +143,17 @@ func hostFuncs() []hostFunc {
 				s[0] = rc(wasmabi.ErrTooLarge)
 				return
 			}
-			st.storeSet(string(key), val)
+			st.storeSet(key, val)
 			s[0] = rc(0)
 		}},
 		{wasmabi.FnStoreDelete, []api.ValueType{i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
 			st := stateFrom(ctx)
-			key, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-			if !ok || !validKey(key) {
+			key, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validKey)
+			if !ok {
 				s[0] = rc(wasmabi.ErrInvalid)
 				return
 			}
-			st.storeDelete(string(key))
+			st.storeDelete(key)
 			s[0] = rc(0)
 		}},
 		{wasmabi.FnStoreKeys, []api.ValueType{i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
@@ -186,8 +196,8 @@ func hostFuncs() []hostFunc {
 		tableFunc(wasmabi.FnUnsubscribe, false),
 		{wasmabi.FnPublish, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
 			st := stateFrom(ctx)
-			table, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-			if !ok || !validTable(table) {
+			table, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validTable)
+			if !ok {
 				s[0] = rc(wasmabi.ErrInvalid)
 				return
 			}
@@ -201,7 +211,7 @@ func hostFuncs() []hostFunc {
 				s[0] = rc(wasmabi.ErrInvalid)
 				return
 			}
-			st.result.Publishes = append(st.result.Publishes, Publish{Table: string(table), Event: ev})
+			st.result.Publishes = append(st.result.Publishes, Publish{Table: table, Event: ev})
 			s[0] = rc(0)
 		}},
 		{wasmabi.FnNowMS, nil, []api.ValueType{i64}, func(_ context.Context, _ api.Module, s []uint64) {
@@ -210,18 +220,18 @@ func hostFuncs() []hostFunc {
 	}
 }
 
-func readKeyValue(mod api.Module, s []uint64) (key, val []byte, code int32) {
-	key, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-	if !ok || !validKey(key) {
-		return nil, nil, wasmabi.ErrInvalid
+func readKeyValue(mod api.Module, s []uint64) (key string, val []byte, code int32) {
+	key, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validKey)
+	if !ok {
+		return "", nil, wasmabi.ErrInvalid
 	}
 	n := api.DecodeU32(s[3])
 	if n > wasmabi.MaxValueBytes {
-		return nil, nil, wasmabi.ErrTooLarge
+		return "", nil, wasmabi.ErrTooLarge
 	}
 	val, ok = read(mod, api.DecodeU32(s[2]), n)
 	if !ok || !json.Valid(val) {
-		return nil, nil, wasmabi.ErrInvalid
+		return "", nil, wasmabi.ErrInvalid
 	}
 	return key, val, 0
 }
@@ -229,12 +239,12 @@ func readKeyValue(mod api.Module, s []uint64) (key, val []byte, code int32) {
 func registerGet(name string, get func(*callState, string) ([]byte, bool, error)) hostFunc {
 	return hostFunc{name, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
 		st := stateFrom(ctx)
-		key, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-		if !ok || !validKey(key) {
+		key, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validKey)
+		if !ok {
 			s[0] = rc(wasmabi.ErrInvalid)
 			return
 		}
-		v, found, err := get(st, string(key))
+		v, found, err := get(st, key)
 		switch {
 		case err != nil:
 			s[0] = st.registryCode(err)
@@ -254,7 +264,7 @@ func registerSet(name string, set func(*callState, string, []byte) error) hostFu
 			s[0] = rc(code)
 			return
 		}
-		if err := set(st, string(key), val); err != nil {
+		if err := set(st, key, val); err != nil {
 			s[0] = st.registryCode(err)
 			return
 		}
@@ -265,8 +275,8 @@ func registerSet(name string, set func(*callState, string, []byte) error) hostFu
 func tableFunc(name string, subscribe bool) hostFunc {
 	return hostFunc{name, []api.ValueType{i32, i32}, []api.ValueType{i32}, func(ctx context.Context, mod api.Module, s []uint64) {
 		st := stateFrom(ctx)
-		table, ok := read(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]))
-		if !ok || !validTable(table) {
+		table, ok := readKey(mod, api.DecodeU32(s[0]), api.DecodeU32(s[1]), validTable)
+		if !ok {
 			s[0] = rc(wasmabi.ErrInvalid)
 			return
 		}
@@ -274,7 +284,7 @@ func tableFunc(name string, subscribe bool) hostFunc {
 			s[0] = rc(wasmabi.ErrTooLarge)
 			return
 		}
-		st.result.Tables = append(st.result.Tables, TableChange{Table: string(table), Subscribe: subscribe})
+		st.result.Tables = append(st.result.Tables, TableChange{Table: table, Subscribe: subscribe})
 		s[0] = rc(0)
 	}}
 }
@@ -298,8 +308,17 @@ func hostSignatures() map[string]hostFunc {
 	return m
 }
 
+// pageSpecific are the functions a shared event (feature SHARED_EVENTS) may not use:
+// what differs between the pages it serves (their identity, stores and users) and what
+// would happen once instead of once per page (global writes, publishes, subscriptions).
+var pageSpecific = map[string]bool{
+	wasmabi.FnPageInfo: true, wasmabi.FnStoreGet: true, wasmabi.FnStoreKeys: true,
+	wasmabi.FnUserGet: true, wasmabi.FnUserSet: true, wasmabi.FnGlobalSet: true,
+	wasmabi.FnPublish: true, wasmabi.FnSubscribe: true, wasmabi.FnUnsubscribe: true,
+}
+
 // guarded refuses calls made outside an entry point (from _initialize or gnr_features),
-// where there is no page to act on.
+// where there is no page to act on, and page-specific calls in a shared event.
 func guarded(f hostFunc) api.GoModuleFunc {
 	if f.name == wasmabi.FnNowMS || f.name == wasmabi.FnLog {
 		return func(ctx context.Context, mod api.Module, s []uint64) {
@@ -309,9 +328,13 @@ func guarded(f hostFunc) api.GoModuleFunc {
 			f.fn(ctx, mod, s)
 		}
 	}
+	restricted := pageSpecific[f.name]
 	return func(ctx context.Context, mod api.Module, s []uint64) {
-		if stateFrom(ctx) == nil {
-			s[0] = rc(wasmabi.ErrNotPermitted)
+		st := stateFrom(ctx)
+		if st == nil || restricted && st.shared {
+			if len(f.results) > 0 {
+				s[0] = rc(wasmabi.ErrNotPermitted)
+			}
 			return
 		}
 		f.fn(ctx, mod, s)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -53,17 +54,34 @@ type Module struct {
 	features uint64
 	logger   *slog.Logger
 
-	slots chan struct{} // one token per instance that may exist
-	mu    sync.Mutex
-	idle  []*instance
+	// free holds the numbers of the instance slots not in use: at most cfg.Instances
+	// calls run at once, each in its own slot.
+	free chan int
+	mu   sync.Mutex
+	idle []*instance
 	// closed is set once; calls then fail with KindClosed.
 	closed bool
 	done   chan struct{}
+
+	// The watchdog (watchdog.go): active[slot] is the instance running a call in slot.
+	tick      time.Duration
+	active    []atomic.Pointer[instance]
+	running   atomic.Int64
+	started   atomic.Uint64
+	sleeping  atomic.Bool
+	wake      chan struct{}
+	stopWatch chan struct{}
+	watchDone chan struct{}
 }
 
 type instance struct {
 	mod                     api.Module
 	load, rpc, event, close api.Function
+	// stack holds an entry's result (entries take no parameters), reused by every call.
+	stack [1]uint64
+	watch watch
+	state callState
+	ctx   *callCtx
 }
 
 // Load reads, compiles and checks a module against the ABI, and instantiates its first
@@ -94,7 +112,13 @@ func (e *Engine) Load(ctx context.Context, cfg Config) (*Module, error) {
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(true)
 	r := wazero.NewRuntimeWithConfig(ctx, rcfg)
-	m := &Module{cfg: cfg, runtime: r, logger: cfg.Logger.With("module", cfg.Name), slots: make(chan struct{}, cfg.Instances), done: make(chan struct{})}
+	m := &Module{cfg: cfg, runtime: r, logger: cfg.Logger.With("module", cfg.Name),
+		free: make(chan int, cfg.Instances), done: make(chan struct{}),
+		tick: watchTick(cfg.Timeout), active: make([]atomic.Pointer[instance], cfg.Instances),
+		wake: make(chan struct{}, 1), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	for i := range cfg.Instances {
+		m.free <- i
+	}
 	fail := func(err error) (*Module, error) {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("wasm module %s: %w", cfg.Name, err)
@@ -133,8 +157,8 @@ func (e *Engine) Load(ctx context.Context, cfg Config) (*Module, error) {
 		_ = inst.mod.Close(ctx)
 		return fail(err)
 	}
-	m.slots <- struct{}{}
-	m.release(inst, true)
+	m.idle = append(m.idle, inst)
+	go m.watchdog()
 	return m, nil
 }
 
@@ -151,6 +175,10 @@ func readModule(path string) ([]byte, error) {
 
 // Features returns the features negotiated with the module.
 func (m *Module) Features() uint64 { return m.features }
+
+// SharedEvents reports whether the module's event entry does the same for every page
+// (feature SHARED_EVENTS), so one call can serve all the pages a dbevent reaches.
+func (m *Module) SharedEvents() bool { return m.features&wasmabi.FeatureSharedEvents != 0 }
 
 // Name is the module's name in messages.
 func (m *Module) Name() string { return m.cfg.Name }
@@ -278,13 +306,16 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance{
+	inst := &instance{
 		mod:   mod,
 		load:  mod.ExportedFunction(wasmabi.ExportLoad),
 		rpc:   mod.ExportedFunction(wasmabi.ExportRPC),
 		event: mod.ExportedFunction(wasmabi.ExportEvent),
 		close: mod.ExportedFunction(wasmabi.ExportClose),
-	}, nil
+		watch: newWatch(),
+	}
+	inst.ctx = &callCtx{inst: inst}
+	return inst, nil
 }
 
 func (m *Module) negotiate(ctx context.Context, inst *instance) (uint64, error) {
@@ -309,6 +340,9 @@ func (m *Module) negotiate(ctx context.Context, inst *instance) (uint64, error) 
 	}
 	if enabled&wasmabi.FeatureClose != 0 && inst.close == nil {
 		return 0, fmt.Errorf("enables feature CLOSE but does not export %s", wasmabi.ExportClose)
+	}
+	if enabled&wasmabi.FeatureSharedEvents != 0 && enabled&wasmabi.FeatureEvents == 0 {
+		return 0, errors.New("enables feature SHARED_EVENTS without EVENTS")
 	}
 	return enabled, nil
 }

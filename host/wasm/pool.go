@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -13,33 +14,40 @@ import (
 	"github.com/gnrhost/gnrhost/abi/wasmabi"
 )
 
-// acquire takes an instance slot (waiting until one is free or ctx ends) and returns an
-// idle instance, or nil when the caller must instantiate a fresh one in that slot.
-func (m *Module) acquire(ctx context.Context) (*instance, error) {
+// acquire takes an instance slot (waiting until one is free or ctx ends) and returns it
+// with an idle instance, or nil when the caller must instantiate a fresh one in that slot.
+func (m *Module) acquire(ctx context.Context) (int, *instance, error) {
+	var slot int
+	// A free slot is taken without asking ctx for its Done channel: some contexts make
+	// a timer only when one is asked for (pages' event deliveries).
 	select {
-	case m.slots <- struct{}{}:
-	case <-m.done:
-		return nil, &CallError{Kind: KindClosed, Module: m.cfg.Name, Err: ErrModuleClosed}
-	case <-ctx.Done():
-		return nil, &CallError{Kind: KindBusy, Module: m.cfg.Name, Err: fmt.Errorf("no instance free: %w", ctx.Err())}
+	case slot = <-m.free:
+	default:
+		select {
+		case slot = <-m.free:
+		case <-m.done:
+			return 0, nil, &CallError{Kind: KindClosed, Module: m.cfg.Name, Err: ErrModuleClosed}
+		case <-ctx.Done():
+			return 0, nil, &CallError{Kind: KindBusy, Module: m.cfg.Name, Err: fmt.Errorf("no instance free: %w", ctx.Err())}
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		<-m.slots
-		return nil, &CallError{Kind: KindClosed, Module: m.cfg.Name, Err: ErrModuleClosed}
+		m.free <- slot
+		return 0, nil, &CallError{Kind: KindClosed, Module: m.cfg.Name, Err: ErrModuleClosed}
 	}
 	if n := len(m.idle); n > 0 {
 		inst := m.idle[n-1]
 		m.idle = m.idle[:n-1]
-		return inst, nil
+		return slot, inst, nil
 	}
-	return nil, nil
+	return slot, nil, nil
 }
 
 // release gives back a slot; a healthy instance returns to the pool, any other is closed
 // and never reused (the next call in that slot instantiates a fresh one).
-func (m *Module) release(inst *instance, healthy bool) {
+func (m *Module) release(slot int, inst *instance, healthy bool) {
 	m.mu.Lock()
 	keep := healthy && inst != nil && !m.closed
 	if keep {
@@ -49,24 +57,24 @@ func (m *Module) release(inst *instance, healthy bool) {
 	if !keep && inst != nil {
 		_ = inst.mod.Close(context.Background())
 	}
-	<-m.slots
+	m.free <- slot
 }
 
 // Call runs one entry point on a pooled instance. A guest error (status 1) is a Result,
 // not an error; runtime failures are *CallError.
 func (m *Module) Call(ctx context.Context, call *Call) (*Result, error) {
-	inst, err := m.acquire(ctx)
+	slot, inst, err := m.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if inst == nil {
 		if inst, err = m.instantiate(ctx); err != nil {
-			m.release(nil, false)
+			m.release(slot, nil, false)
 			return nil, &CallError{Kind: KindTrap, Module: m.cfg.Name, Entry: call.Entry, Err: fmt.Errorf("instantiate: %w", err)}
 		}
 	}
-	res, healthy, err := m.run(ctx, inst, call)
-	m.release(inst, healthy)
+	res, healthy, err := m.run(ctx, slot, inst, call)
+	m.release(slot, inst, healthy)
 	return res, err
 }
 
@@ -99,47 +107,66 @@ func (m *Module) Wants(e Entry) bool {
 	return true
 }
 
-func (m *Module) run(ctx context.Context, inst *instance, call *Call) (*Result, bool, error) {
+func (m *Module) run(ctx context.Context, slot int, inst *instance, call *Call) (*Result, bool, error) {
 	fn := m.entryFunc(inst, call.Entry)
 	if fn == nil {
 		return &Result{Status: wasmabi.StatusOK}, true, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
-	defer cancel()
-	st := &callState{ctx: cctx, call: call, features: m.features}
-	// wazero (WithCloseOnContextDone) stops the guest at its next check once cctx ends.
-	out, err := fn.Call(context.WithValue(cctx, stateKey{}, st))
-	if err != nil {
-		return nil, false, m.classify(inst, call.Entry, cctx, err)
+	if err := ctx.Err(); err != nil {
+		// The caller gave up before the call started: the instance is untouched.
+		return nil, true, &CallError{Kind: KindTimeout, Module: m.cfg.Name, Entry: call.Entry, Err: err}
 	}
+	deadline := time.Now().Add(m.cfg.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	// The instance's call state is reused: one call at a time runs on an instance.
+	st := &inst.state
+	st.reset(inst.ctx, call, m.features)
+	inst.watch.begin(ctx, deadline)
+	m.startWatch(slot, inst)
+	// The instance's context has the instance's kill channel for Done, which the
+	// watchdog closes past the deadline; wazero then stops the guest at its next check.
+	// The stack holds the entry's i32 result (entries take no parameters).
+	err := fn.CallWithStack(inst.ctx, inst.stack[:])
+	m.stopWatching(slot)
+	killed := inst.watch.end()
+	defer st.release()
+	if err != nil {
+		return nil, false, m.classify(inst, call.Entry, killed, err)
+	}
+	// A call the watchdog stopped just as it returned is fine, but its instance has a
+	// closed kill channel and cannot run another call.
+	healthy := killed == notKilled
 	if st.badReply {
-		return nil, true, &CallError{Kind: KindTrap, Module: m.cfg.Name, Entry: call.Entry,
+		return nil, healthy, &CallError{Kind: KindTrap, Module: m.cfg.Name, Entry: call.Entry,
 			Err: errors.New("the guest passed reply a pointer or length outside its memory")}
 	}
 	if st.hostErr != nil {
 		// The registry failed under the guest; whatever the guest made of it, the call
 		// cannot be trusted, but the instance is fine.
-		return nil, true, &CallError{Kind: KindUnavailable, Module: m.cfg.Name, Entry: call.Entry, Err: st.hostErr}
+		return nil, healthy, &CallError{Kind: KindUnavailable, Module: m.cfg.Name, Entry: call.Entry, Err: st.hostErr}
 	}
-	res := st.result
-	res.Reply = st.reply
-	switch status := api.DecodeI32(out[0]); status {
+	res := &Result{}
+	switch status := api.DecodeI32(inst.stack[0]); status {
 	case wasmabi.StatusOK:
+		*res = st.result
 		res.Status = wasmabi.StatusOK
+		res.Reply = st.reply
 	default:
 		// A failed call changes nothing on the page.
-		res = Result{Status: wasmabi.StatusError, Reply: errorReply(status, st.reply, st.replySet)}
+		*res = Result{Status: wasmabi.StatusError, Reply: errorReply(status, st.reply, st.replySet)}
 	}
-	return &res, true, nil
+	return res, healthy, nil
 }
 
-func (m *Module) classify(inst *instance, e Entry, cctx context.Context, err error) error {
+func (m *Module) classify(inst *instance, e Entry, killed int, err error) error {
 	kind := KindTrap
 	var exit *sys.ExitError
 	switch {
 	case errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled):
 		kind = KindTimeout
-	case cctx.Err() != nil:
+	case killed != notKilled:
 		kind = KindTimeout
 	case memoryExhausted(inst, m.cfg.MemoryLimit):
 		kind = KindMemory
@@ -199,8 +226,8 @@ func validCode(c string) bool {
 	return true
 }
 
-// Close stops the module: calls waiting for an instance fail, running calls finish, and
-// the runtime with every instance is closed.
+// Close stops the module: calls waiting for an instance fail, running calls finish (or
+// are stopped at their deadline), and the runtime with every instance is closed.
 func (m *Module) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -215,10 +242,15 @@ func (m *Module) Close(ctx context.Context) error {
 	for _, inst := range idle {
 		_ = inst.mod.Close(ctx)
 	}
+	// The watchdog keeps enforcing deadlines until the last running call is done.
+	defer func() {
+		close(m.stopWatch)
+		<-m.watchDone
+	}()
 	// Wait for running calls to give back their slots.
-	for range cap(m.slots) {
+	for range cap(m.free) {
 		select {
-		case m.slots <- struct{}{}:
+		case <-m.free:
 		case <-ctx.Done():
 			_ = m.runtime.Close(context.Background())
 			return fmt.Errorf("wasm module %s: calls still running at close: %w", m.cfg.Name, ctx.Err())

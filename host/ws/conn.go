@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -22,22 +24,32 @@ import (
 const maxRPCTime = 60 * time.Second
 
 type conn struct {
-	s      *Server
-	nc     net.Conn
+	s  *Server
+	nc net.Conn
+	// raw writes pushes without blocking (nil when the socket does not offer it: then
+	// every push round runs on a flusher goroutine).
+	raw    syscall.RawConn
 	rd     io.Reader
 	id     session.Identity
 	pageID string
 	stream *pages.PushStream
 
-	// wmu serializes frame writes: the reader (results, pongs) and the flusher (pushes).
+	// wmu serializes writes to the socket: the reader (hello, results, pongs), push
+	// rounds and the close frame.
 	wmu sync.Mutex
-	// sent is the last push sequence written; only the single active flusher moves it.
+	// rest is the unsent tail of a push round the socket did not take at once (guarded by
+	// wmu). Whoever holds wmu sends it before anything else, so frames never interleave.
+	rest []byte
+	rw   rawWrite
+	// sent is the last push sequence handed to the socket; only the holder of the push
+	// token (pushing) moves it.
 	sent atomic.Uint64
-	// flushing is true while a flusher goroutine runs; again asks it for another round.
-	flushing atomic.Bool
-	again    atomic.Bool
-	closed   atomic.Bool
-	ping     *time.Timer
+	// pushing is the push token: whoever sets it writes pushes until none are left.
+	// again asks the holder for another round (a push arrived meanwhile).
+	pushing atomic.Bool
+	again   atomic.Bool
+	closed  atomic.Bool
+	ping    *time.Timer
 }
 
 // run serves the connection until it ends: hello (and resume), then frames in, pushes out.
@@ -91,7 +103,18 @@ func (c *conn) closeWith(code int, reason string) {
 	// takes at most a second; writers that start later see closed and stop.
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.wmu.Lock()
-	_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	// Again under the lock: the writer we waited for may have cleared it.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	// The tail of a push frame the socket had not taken goes first: a close frame in
+	// the middle of another frame would be garbage.
+	if len(c.rest) > 0 {
+		if _, err := c.nc.Write(c.rest); err == nil {
+			c.rest = nil
+		}
+	}
+	if len(c.rest) == 0 {
+		_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	}
 	c.wmu.Unlock()
 	_ = c.nc.Close()
 }
@@ -102,24 +125,90 @@ func (c *conn) writeFrame(f ws.Frame) error {
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	// Header and payload in one write: one syscall, and no frame is ever half-queued
 	// behind another writer.
-	buf := make([]byte, 0, ws.HeaderSize(f.Header)+len(f.Payload))
-	w := &sliceWriter{b: buf}
+	w := &sliceWriter{b: make([]byte, 0, ws.HeaderSize(f.Header)+len(f.Payload))}
 	if err := ws.WriteHeader(w, f.Header); err != nil {
 		return err
 	}
 	w.b = append(w.b, f.Payload...)
-	if _, err := c.nc.Write(w.b); err != nil {
-		c.closed.Store(true) // the stream may hold half a frame: nothing more can follow
-		_ = c.nc.Close()
+	if err := c.writeBlocking(w.b); err != nil {
 		return err
 	}
 	if m := c.s.cfg.Metrics; m != nil && f.Header.OpCode.IsData() {
 		m.WSMessagesSent.Inc()
 	}
 	return nil
+}
+
+// writeBlocking writes b after whatever an earlier push round left unsent, waiting for
+// the socket up to the write timeout. The caller holds wmu. The deadline is cleared
+// afterwards: the non-blocking push writes would otherwise fail once it passed.
+func (c *conn) writeBlocking(b []byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	var err error
+	if len(c.rest) > 0 {
+		if _, err = c.nc.Write(c.rest); err == nil {
+			c.rest = nil
+		}
+	}
+	if err == nil && len(b) > 0 {
+		_, err = c.nc.Write(b)
+	}
+	if err != nil {
+		c.fail()
+		return err
+	}
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+// tryWrite writes as much of b as the socket takes now, without waiting: a push to a
+// client that keeps up costs one write syscall and no goroutine. The caller holds wmu.
+func (c *conn) tryWrite(b []byte) (int, error) {
+	w := &c.rw
+	if w.fn == nil {
+		w.fn = w.write // made once per connection: a closure per write would be garbage
+	}
+	w.b, w.n, w.err = b, 0, nil
+	err := c.raw.Write(w.fn)
+	n := w.n
+	if err == nil {
+		err = w.err
+	}
+	w.b, w.err = nil, nil
+	return n, err
+}
+
+// rawWrite is the state of one tryWrite (guarded by wmu).
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func (w *rawWrite) write(fd uintptr) bool {
+	for w.n < len(w.b) {
+		k, e := syscall.Write(int(fd), w.b[w.n:])
+		if k > 0 {
+			w.n += k
+		}
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != nil {
+			if e != syscall.EAGAIN {
+				w.err = e
+			}
+			break
+		}
+		if k <= 0 {
+			w.err = io.ErrShortWrite
+			break
+		}
+	}
+	return true // never wait for the socket here: a flusher goroutine does that
 }
 
 type sliceWriter struct{ b []byte }
@@ -142,60 +231,176 @@ func (c *conn) armPing() {
 	})
 }
 
-// kick makes sure a flusher runs; it is called after every push of the page and must
-// not block.
+// What a push round ended with.
+type roundResult int
+
+const (
+	roundDone    roundResult = iota // everything pending was handed to the socket
+	roundBlocked                    // the socket is full: c.rest holds what is left
+	roundGone                       // the connection is closed (or a write failed)
+	roundReload                     // the page is gone: tell the client to reload
+	roundSlow                       // the client fell too far behind
+)
+
+// kick makes sure the page's new pushes get written; it is called after every push of
+// the page, on the goroutine that made it, and never blocks: it writes what the socket
+// takes at once, and hands anything else to a flusher goroutine.
 func (c *conn) kick() {
 	if c.closed.Load() {
 		return
 	}
-	if !c.flushing.CompareAndSwap(false, true) {
-		c.again.Store(true)
+	// again before the token: a holder that releases the token after this sees again and
+	// takes another round, so no push is left behind.
+	c.again.Store(true)
+	if !c.pushing.CompareAndSwap(false, true) {
 		return
 	}
-	c.s.wg.Add(1)
-	go c.flush()
+	c.drive(false)
 }
 
-// flush writes the pushes past c.sent until none are left; it is the only writer of
-// pushes for this connection while it runs.
-func (c *conn) flush() {
-	defer c.s.wg.Done()
-	set := c.s.cfg.Settings
+// drive writes push rounds while holding the push token, until no push is left; then it
+// gives the token back. With block false it only writes what the socket takes at once
+// and passes the token to a flusher goroutine (which may wait) when that is not enough.
+func (c *conn) drive(block bool) {
 	for {
 		c.again.Store(false)
-		if c.stream.Closed() {
-			c.reload("the page was closed; reload it")
-			c.flushing.Store(false)
-			return
+		var r roundResult
+		switch {
+		case block:
+			c.wmu.Lock()
+			r = c.pushRound(true)
+			c.wmu.Unlock()
+		case c.raw != nil && c.wmu.TryLock():
+			r = c.pushRound(false)
+			c.wmu.Unlock()
+		default:
+			// Another write is in progress (an RPC result, a pong) and may wait for the
+			// socket: a flusher waits for it instead.
+			r = roundBlocked
 		}
-		sent := c.sent.Load()
-		if n, bytes := c.stream.Pending(sent); n > set.QueueMessages || bytes > set.QueueBytes {
-			c.slow()
-			return
-		}
-		pushes, complete := c.stream.Since(sent)
-		if !complete {
-			c.slow()
-			return
-		}
-		for _, p := range pushes {
-			if err := c.writeText(pushJSON(p)); err != nil {
-				c.flushing.Store(false)
-				return
+		if !block && (r == roundBlocked || r == roundReload || r == roundSlow) {
+			// Waiting for the socket, or writing a reload or close frame to a client that
+			// may not read, is for a flusher goroutine: this one made a push and must not
+			// wait. The flusher takes the round again, blocking.
+			if c.s.goFlush(func() { c.drive(true) }) {
+				return // the flusher holds the token now
 			}
-			c.sent.Store(p.Seq)
+			c.pushing.Store(false) // the server is closing this socket anyway
+			return
 		}
-		c.flushing.Store(false)
-		if !c.again.Load() || !c.flushing.CompareAndSwap(false, true) {
+		switch r {
+		case roundReload:
+			c.reload("the page was closed; reload it")
+			c.pushing.Store(false)
+			return
+		case roundSlow:
+			c.slow()
+			c.pushing.Store(false)
+			return
+		case roundGone:
+			c.pushing.Store(false)
+			return
+		}
+		c.pushing.Store(false)
+		if !c.again.Load() || !c.pushing.CompareAndSwap(false, true) {
 			return
 		}
 	}
 }
+
+// pushRound hands the pushes after c.sent to the socket: every pending frame in one
+// write. The caller holds wmu and the push token. With block it waits for the socket
+// (up to the write timeout); without, what the socket does not take stays in c.rest.
+func (c *conn) pushRound(block bool) roundResult {
+	if c.closed.Load() {
+		return roundGone
+	}
+	// What the socket did not take last time goes first.
+	if len(c.rest) > 0 {
+		if block {
+			if c.writeBlocking(nil) != nil {
+				return roundGone
+			}
+		} else {
+			n, err := c.tryWrite(c.rest)
+			if !writeWouldBlock(err) {
+				c.fail()
+				return roundGone
+			}
+			if c.rest = c.rest[n:]; len(c.rest) > 0 {
+				return roundBlocked
+			}
+			c.rest = nil
+		}
+	}
+	set := c.s.cfg.Settings
+	bp := framePool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	last := c.sent.Load()
+	b := c.stream.Each(last, set.QueueMessages, set.QueueBytes, func(p pages.Push) {
+		buf = appendPushFrame(buf, p)
+		last = p.Seq
+	})
+	defer func() {
+		if cap(buf) <= maxPooledFrame {
+			*bp = buf
+			framePool.Put(bp)
+		}
+	}()
+	switch {
+	case b.Closed:
+		return roundReload
+	case b.N == 0:
+		return roundDone
+	case !b.Complete || b.N > set.QueueMessages || b.Bytes > set.QueueBytes:
+		return roundSlow
+	}
+	if block {
+		if err := c.writeBlocking(buf); err != nil {
+			return roundGone
+		}
+	} else {
+		n, err := c.tryWrite(buf)
+		if !writeWouldBlock(err) {
+			c.fail()
+			return roundGone
+		}
+		if n < len(buf) {
+			c.rest = append([]byte(nil), buf[n:]...)
+		}
+	}
+	c.sent.Store(last)
+	if m := c.s.cfg.Metrics; m != nil {
+		m.WSMessagesSent.Add(float64(b.N))
+	}
+	if len(c.rest) > 0 {
+		return roundBlocked
+	}
+	return roundDone
+}
+
+// writeWouldBlock: a non-blocking write succeeded (err nil), or failed only because it
+// would have had to wait (a full socket, or a write deadline left over from a close).
+func writeWouldBlock(err error) bool {
+	return err == nil || errors.Is(err, syscall.EAGAIN) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// fail ends a connection whose socket failed under a write: the stream may hold half a
+// frame, so nothing more can follow.
+func (c *conn) fail() {
+	c.closed.Store(true)
+	_ = c.nc.Close()
+}
+
+// framePool holds the buffers push rounds encode their frames into.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledFrame keeps the pool from holding on to a large round's buffer.
+const maxPooledFrame = 64 << 10
 
 func (c *conn) slow() {
 	c.s.cfg.Logger.Info("websocket client too slow; closing", "page_id", c.pageID, "sent", c.sent.Load())
 	c.closeWith(CloseSlowConsumer, "slow consumer")
-	c.flushing.Store(false)
 }
 
 var errProtocol = errors.New("protocol error")
@@ -354,13 +559,36 @@ func (c *conn) rpc(ctx context.Context, in inbound) error {
 	return c.writeText(out)
 }
 
-// pushJSON encodes a push frame by hand: the data is JSON the runtime already checked, and
+// appendPushFrame appends a push as a complete text frame (header and payload). The
+// payload is encoded by hand: the data is JSON the runtime already checked, and
 // encoding/json would validate and compact it again for every connection.
-func pushJSON(p pages.Push) []byte {
-	b := make([]byte, 0, len(p.Data)+48)
-	b = append(b, `{"type":"push","seq":`...)
-	b = strconv.AppendUint(b, p.Seq, 10)
-	b = append(b, `,"data":`...)
+func appendPushFrame(b []byte, p pages.Push) []byte {
+	var num [20]byte
+	seq := strconv.AppendUint(num[:0], p.Seq, 10)
+	n := len(pushHead) + len(seq) + len(pushData) + len(p.Data) + 1
+	b = appendTextHeader(b, n)
+	b = append(b, pushHead...)
+	b = append(b, seq...)
+	b = append(b, pushData...)
 	b = append(b, p.Data...)
 	return append(b, '}')
+}
+
+const (
+	pushHead = `{"type":"push","seq":`
+	pushData = `,"data":`
+)
+
+// appendTextHeader appends the header of a final, unmasked text frame of n bytes
+// (RFC 6455 section 5.2: 7-bit, 16-bit or 64-bit length).
+func appendTextHeader(b []byte, n int) []byte {
+	const finText = 0x80 | byte(ws.OpText)
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, finText, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }

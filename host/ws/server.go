@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -173,6 +174,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rd = io.MultiReader(strings.NewReader(string(early)), nc)
 	}
 	c := &conn{s: s, nc: nc, rd: rd, id: id, pageID: pageID, stream: stream}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	s.register(c)
 	// Serve on a fresh goroutine and let the HTTP handler return: the request's goroutine
 	// (with its grown stack) and its buffers are freed, and the socket costs only a small
@@ -183,6 +187,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.unregister(c)
 		c.run(ctx, resumeEpoch, resumeSeq)
 	}()
+}
+
+// goFlush runs f on a goroutine that Close waits for, unless the server is closing (then
+// it returns false: Close is closing every socket anyway). The check and the count are
+// taken under mu, as Close sets closing before it waits.
+func (s *Server) goFlush(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (s *Server) register(c *conn) {

@@ -43,7 +43,13 @@ type testHost struct {
 
 func startHost(t testing.TB, extra string) *testHost {
 	t.Helper()
-	module := testpeer.WAT(t, "guest", testpeer.PageGuestWAT)
+	return startHostGuest(t, extra, testpeer.PageGuestWAT)
+}
+
+// startHostGuest is startHost with another guest module (WAT source).
+func startHostGuest(t testing.TB, extra, guestWAT string) *testHost {
+	t.Helper()
+	module := testpeer.WAT(t, "guest", guestWAT)
 	yml := "registry: {plugin: registry-mem}\nwasm: {cache_dir: off}\n" + extra + "pages:\n" +
 		"  - {route: /r, module: " + module + ", lifecycle: resident, max_per_connection: 5000}\n" +
 		"  - {route: /e, module: " + module + ", lifecycle: ephemeral}\n"

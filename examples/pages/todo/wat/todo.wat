@@ -354,9 +354,11 @@
   ;; ---- exports ----
   (func (export "gnr_abi_v1"))
 
-  ;; EVENTS | CLOSE | PUSH, of those the host offers.
+  ;; EVENTS | CLOSE | PUSH | SHARED_EVENTS, of those the host offers. The event entry
+  ;; reads only the global list, so it is the same for every page (SHARED_EVENTS): a
+  ;; host may run it once per dbevent for all the pages it reaches.
   (func (export "gnr_features") (param $host i64) (result i64)
-    (i64.and (local.get $host) (i64.const 7)))
+    (i64.and (local.get $host) (i64.const 15)))
 
   (func (export "gnr_page_load") (result i32)
     (local $p i32) (local $n i32)
