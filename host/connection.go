@@ -36,24 +36,41 @@ func (h *Host) ensureConnection(ctx context.Context, w http.ResponseWriter, r *h
 		if !errors.Is(err, abi.ErrNotFound) {
 			return session.Identity{}, err
 		}
+		if h.process != 0 {
+			// Behind a balancer connections live in their owner process; one this process
+			// does not know was made by another (before a change of the process count)
+			// or by its own previous run. The cookie is signed, so it is taken over.
+			if err := h.registerConnection(ctx, r, id); err != nil {
+				return session.Identity{}, err
+			}
+			h.metrics.ConnectionsAdopted.Inc()
+			return id, nil
+		}
 	}
-	connID := session.NewID()
+	connID := h.process.NewID()
 	id := session.Identity{ConnectionID: connID, User: "guest_" + connID, Guest: true}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	err := h.registry.AddItem(ctx, abi.Item{
-		Register:       abi.RegisterConnection,
-		ID:             connID,
-		User:           id.User,
-		ConnectionName: "guest",
-		UserIP:         ip,
-		UserAgent:      truncate(r.UserAgent(), 512),
-		Guest:          true,
-	})
-	if err != nil {
+	if err := h.registerConnection(ctx, r, id); err != nil {
 		return session.Identity{}, err
 	}
 	h.signer.Write(w, r, id)
 	return id, nil
+}
+
+func (h *Host) registerConnection(ctx context.Context, r *http.Request, id session.Identity) error {
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	name := "guest"
+	if !id.Guest {
+		name = id.User
+	}
+	return h.registry.AddItem(ctx, abi.Item{
+		Register:       abi.RegisterConnection,
+		ID:             id.ConnectionID,
+		User:           id.User,
+		ConnectionName: name,
+		UserIP:         ip,
+		UserAgent:      truncate(r.UserAgent(), 512),
+		Guest:          id.Guest,
+	})
 }
 
 func truncate(s string, n int) string {

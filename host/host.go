@@ -50,6 +50,10 @@ type Options struct {
 	// does not close a WebSocket server it did not make.
 	WebSocket   *ws.Server
 	PushBuffers *pages.PushBuffers
+	// Process is this host's number behind a balancer (phase 7): its page and connection
+	// ids end in "|pNN", and a signed cookie whose connection it does not know is adopted
+	// (the user was moved here by a change of the process count, or its process restarted).
+	Process session.Process
 }
 
 // Host runs one plugin set.
@@ -79,6 +83,7 @@ type Host struct {
 	ownWS       bool
 	pagesGate   <-chan struct{}
 	pushBuffers *pages.PushBuffers
+	process     session.Process
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -112,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		m = metrics.New()
 	}
 	h := &Host{set: set, catalog: opts.Catalog, logger: logger, metrics: m, signer: signer, pagesGate: opts.PagesGate,
-		pushBuffers: opts.PushBuffers}
+		pushBuffers: opts.PushBuffers, process: opts.Process}
 	if env := set.Events.TokenEnv; env != "" {
 		h.eventsToken = os.Getenv(env)
 		if len(h.eventsToken) < 16 {
@@ -194,6 +199,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		Native:       h.catalog.Pages,
 		Metrics:      h.metrics,
 		PushBuffers:  h.pushBuffers,
+		NewPageID:    h.process.NewID,
 	})
 	return err
 }

@@ -31,6 +31,7 @@ type Runtime struct {
 	executable string
 	metrics    *metrics.Metrics
 	signer     *session.Signer
+	process    session.Process
 	grace      time.Duration
 	// keepaliveEvery: see RuntimeOptions.Keepalive.
 	keepaliveEvery time.Duration
@@ -68,6 +69,8 @@ type RuntimeOptions struct {
 	// Keepalive is how often the registry items behind open WebSockets are touched
 	// (zero: every 10 s).
 	Keepalive time.Duration
+	// Process is this host's number behind a balancer (see Options.Process).
+	Process session.Process
 }
 
 // maxHistory bounds the swap history kept for status.
@@ -128,7 +131,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	}
 	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
 		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background(),
-		pushes: pages.NewPushBuffers(), keepaliveEvery: cmp.Or(opts.Keepalive, defaultKeepalive)}
+		pushes: pages.NewPushBuffers(), keepaliveEvery: cmp.Or(opts.Keepalive, defaultKeepalive), process: opts.Process}
 	// The first set's websocket settings hold for the runtime's life (a swap keeps the
 	// endpoint and its sockets; changing them needs a restart, like the listen address).
 	rt.ws = ws.New(ws.Config{
@@ -149,7 +152,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 
 func (rt *Runtime) hostOptions(set *pluginset.Set) Options {
 	return Options{Set: set, Catalog: rt.catalog, Logger: rt.logger, Executable: rt.executable,
-		Metrics: rt.metrics, Signer: rt.signer, WebSocket: rt.ws, PushBuffers: rt.pushes}
+		Metrics: rt.metrics, Signer: rt.signer, WebSocket: rt.ws, PushBuffers: rt.pushes, Process: rt.process}
 }
 
 // Current is the Host of the running set.

@@ -15,6 +15,7 @@ import (
 	"github.com/gnrhost/gnrhost/host"
 	"github.com/gnrhost/gnrhost/host/admin"
 	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
@@ -25,6 +26,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the host stops (for performance work)")
 	reload := fs.Bool("reload", false, "development: watch the set file and its WASM modules, and swap when they change")
+	processNum := fs.Int("process", 0, "phase 7: this host's `NUMBER` (1-99) behind a balancer; page and connection ids end in |pNN")
 	if code, exit := parseFlags(fs, args, stdout); exit {
 		return code
 	}
@@ -34,6 +36,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *plugins == "" {
 		fmt.Fprintln(stderr, "gnrhost serve: --plugins FILE is required")
+		return exitUsage
+	}
+	process, err := session.ParseProcess(*processNum)
+	if err != nil {
+		fmt.Fprintf(stderr, "gnrhost serve: --process: %v\n", err)
 		return exitUsage
 	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
@@ -73,7 +80,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	rt, err := host.NewRuntime(ctx, host.RuntimeOptions{Set: set, Catalog: cat, Logger: logger})
+	rt, err := host.NewRuntime(ctx, host.RuntimeOptions{Set: set, Catalog: cat, Logger: logger, Process: process})
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return exitFail

@@ -33,6 +33,7 @@ type Metrics struct {
 	EventsDropped       prometheus.Counter
 	Swaps               *prometheus.CounterVec
 	SwapDuration        prometheus.Histogram
+	ConnectionsAdopted  prometheus.Counter
 
 	registryItems *registryItems
 }
@@ -126,6 +127,10 @@ func New() *Metrics {
 			Help:    "Time of a successful swap, from the request to the old set's release.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
+		ConnectionsAdopted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_connections_adopted_total",
+			Help: "Signed connection cookies taken over by this process (phase 7: users moved here by a change of the process count, or back after a restart).",
+		}),
 		registryItems: newRegistryItems(),
 	}
 	r.MustRegister(
@@ -136,7 +141,7 @@ func New() *Metrics {
 		m.RegistryOpDuration, m.RegistryOpErrors,
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
-		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.registryItems,
+		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.ConnectionsAdopted, m.registryItems,
 	)
 	return m
 }

@@ -64,7 +64,7 @@ func (m *Manager) serveLoad(rt *route) http.HandlerFunc {
 // createPage registers a new page, runs its load entry and keeps it (resident) or saves
 // it (ephemeral). A nil page with a body means the handler returned an error.
 func (m *Manager) createPage(ctx context.Context, rt *route, id session.Identity, r *http.Request) (*pageRef, []byte, error) {
-	ref := pageRef{ID: session.NewID(), ConnectionID: id.ConnectionID, User: id.User, Route: rt.cfg.Route, Lifecycle: rt.cfg.Lifecycle}
+	ref := pageRef{ID: m.newPageID(), ConnectionID: id.ConnectionID, User: id.User, Route: rt.cfg.Route, Lifecycle: rt.cfg.Lifecycle}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	itemRef := abi.ItemRef{Register: abi.RegisterPage, ID: ref.ID}
 	err := m.cfg.Registry.AddItem(ctx, abi.Item{

@@ -49,6 +49,8 @@ type Config struct {
 	// PushBuffers, when not nil, are shared with the set this one replaces (a swap);
 	// nil makes new ones.
 	PushBuffers *PushBuffers
+	// NewPageID mints page ids; nil: session.NewID (no process suffix).
+	NewPageID func() string
 	// EventWorkers run dbevent deliveries (default: the set's executor workers).
 	EventWorkers int
 }
@@ -245,3 +247,10 @@ func (m *Manager) pageOutbox(p *residentPage) *outbox {
 }
 
 func (m *Manager) dropOutbox(pageID string) { m.cfg.PushBuffers.drop(pageID) }
+
+func (m *Manager) newPageID() string {
+	if m.cfg.NewPageID != nil {
+		return m.cfg.NewPageID()
+	}
+	return session.NewID()
+}

@@ -91,4 +91,22 @@ func (s *Signer) Write(w http.ResponseWriter, r *http.Request, id Identity) {
 		SameSite: http.SameSiteLaxMode,
 		Secure:   r.TLS != nil,
 	})
+	http.SetCookie(w, &http.Cookie{
+		Name:     RouteCookie(s.name),
+		Value:    RouteKey(id),
+		Path:     "/",
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   r.TLS != nil,
+	})
 }
+
+// RouteCookie names the cookie a balancer hashes to keep a user on one process (phase
+// 7): nginx cannot read the signed cookie's payload, so the key travels beside it.
+// It is not trusted: a client that changes it only picks another process, which checks
+// the signed cookie as always.
+func RouteCookie(cookie string) string { return cookie + "_route" }
+
+// RouteKey is what a balancer hashes for id: the user; a guest is its own user
+// ("guest_" + connection id).
+func RouteKey(id Identity) string { return id.User }

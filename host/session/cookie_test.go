@@ -15,9 +15,38 @@ func TestIDs(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	for _, bad := range []string{"", "short", strings.Repeat("a", 21), strings.Repeat("a", 23), strings.Repeat("/", 22)} {
+	for _, bad := range []string{"", "short", strings.Repeat("a", 21), strings.Repeat("a", 23), strings.Repeat("/", 22),
+		strings.Repeat("a", 22) + "|p00", strings.Repeat("a", 22) + "|pA1", strings.Repeat("a", 22) + "|q01",
+		strings.Repeat("a", 22) + "|p1", strings.Repeat("/", 22) + "|p01"} {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
+
+func TestProcessIDs(t *testing.T) {
+	for _, n := range []int{1, 7, 42, MaxProcess} {
+		p, err := ParseProcess(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := p.NewID()
+		if !ValidID(id) || len(id) != IDLen+4 {
+			t.Fatalf("process %d: bad id %q", n, id)
+		}
+		if got, ok := ProcessOf(id); !ok || int(got) != n {
+			t.Errorf("ProcessOf(%q) = %d, %v; want %d", id, got, ok, n)
+		}
+	}
+	if id := Process(0).NewID(); len(id) != IDLen {
+		t.Errorf("process 0 made %q; want no suffix", id)
+	}
+	if _, ok := ProcessOf(NewID()); ok {
+		t.Error("an id without suffix has a process")
+	}
+	for _, n := range []int{-1, MaxProcess + 1} {
+		if _, err := ParseProcess(n); err == nil {
+			t.Errorf("ParseProcess(%d) accepted", n)
 		}
 	}
 }

@@ -113,7 +113,8 @@
     return fetch("/_gnr/rpc", {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
+      // X-Gnr-Page-Id lets a balancer route by the page's "|pNN" without reading the body.
+      headers: { "Content-Type": "application/json", "X-Gnr-Page-Id": pageId },
       body: JSON.stringify({ page_id: pageId, method: method, params: params || {} }),
     }).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (body) {

@@ -1,0 +1,100 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gnrhost/gnrhost/host"
+	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
+)
+
+func startProcess(t *testing.T, file string, n int) *httptest.Server {
+	t.Helper()
+	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
+		Logger: slog.New(slog.DiscardHandler), Process: session.Process(n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rt)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = rt.Close(context.Background())
+	})
+	return srv
+}
+
+// TestProcessIDsAndAdoption: behind a balancer a host's page and connection ids carry
+// its number, the route cookie names the user, and another process sharing the cookie
+// secret takes the signed connection over instead of making a new guest.
+func TestProcessIDsAndAdoption(t *testing.T) {
+	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
+	file := counterSet(t, t.TempDir(), "p", "resident", "session: {secret_env: GNRHOST_TEST_SECRET}\n")
+	p1, p2 := startProcess(t, file, 1), startProcess(t, file, 2)
+
+	c := newCounterClient(t, p1.URL)
+	if n, ok := session.ProcessOf(c.pageID); !ok || n != 1 {
+		t.Fatalf("page id %q: want suffix |p01", c.pageID)
+	}
+	u, _ := url.Parse(p1.URL)
+	var conn, route string
+	for _, ck := range c.http.Jar.Cookies(u) {
+		switch ck.Name {
+		case pluginset.DefaultSessionCookie:
+			conn = ck.Value
+		case session.RouteCookie(pluginset.DefaultSessionCookie):
+			route = ck.Value
+		}
+	}
+	who := func(base string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/_gnr/connection", nil)
+		req.Header.Set("Cookie", pluginset.DefaultSessionCookie+"="+conn)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out map[string]any
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s: %s", base, raw)
+		}
+		return out
+	}
+	first := who(p1.URL)
+	connID, _ := first["connection_id"].(string)
+	if n, ok := session.ProcessOf(connID); !ok || n != 1 {
+		t.Fatalf("connection id %q: want suffix |p01", connID)
+	}
+	if route != "guest_"+connID {
+		t.Errorf("route cookie = %q; want the guest user guest_%s", route, connID)
+	}
+	if moved := who(p2.URL); moved["connection_id"] != connID || moved["user"] != first["user"] {
+		t.Errorf("process 2 answered %v; want the adopted connection %v", moved, first)
+	}
+	// Process 2 does not serve process 1's page to the same user: the page lives in its
+	// owner process, and a page id it does not know is not found.
+	jar, _ := cookiejar.New(nil)
+	u2, _ := url.Parse(p2.URL)
+	jar.SetCookies(u2, []*http.Cookie{{Name: pluginset.DefaultSessionCookie, Value: conn}})
+	other := &counterClient{http: &http.Client{Jar: jar}, base: p2.URL, pageID: c.pageID}
+	if code, _, err := other.rpc("get"); err != nil || code == http.StatusOK {
+		t.Errorf("process 2 answered %d for process 1's page (err %v)", code, err)
+	}
+	if !strings.HasSuffix(c.pageID, "|p01") {
+		t.Errorf("page id %q", c.pageID)
+	}
+}
