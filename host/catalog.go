@@ -15,8 +15,15 @@ type Catalog struct {
 	Legacy map[string]abi.LegacyFactory
 }
 
-// IPCBackends this build can run. "local" delivers events inside the one process.
-var IPCBackends = []string{"local"}
+// IPC backends: "local" delivers dbevents inside the one process; "pyro" (the phase 2
+// flag) carries them between processes through gnrdaemon (package mailbox).
+const (
+	IPCLocal = "local"
+	IPCPyro  = "pyro"
+)
+
+// IPCBackends this build can run.
+var IPCBackends = []string{IPCLocal, IPCPyro}
 
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {

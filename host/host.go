@@ -16,6 +16,7 @@ import (
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
 	"github.com/gnrhost/gnrhost/host/legacy"
+	"github.com/gnrhost/gnrhost/host/mailbox"
 	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginmgr"
@@ -84,6 +85,10 @@ type Host struct {
 	pagesGate   <-chan struct{}
 	pushBuffers *pages.PushBuffers
 	process     session.Process
+	// events is the registry the pages notify and watch dbevents through: the registry
+	// itself, or it wrapped by the ipc backend so events cross processes.
+	events  abi.Registry
+	stopIPC func(context.Context)
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -146,6 +151,10 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		return c.Users, c.Connections, c.Pages, err
 	})
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
+	if err := h.startIPC(ctx); err != nil {
+		_ = h.closePlugins(context.Background())
+		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+	}
 	if err := h.startLegacy(ctx, opts.Legacy); err != nil {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
@@ -189,7 +198,7 @@ func (h *Host) startPages(ctx context.Context) error {
 	h.engine = engine
 	h.pages, err = pages.New(ctx, pages.Config{
 		Set:          h.set,
-		Registry:     h.registry,
+		Registry:     h.events,
 		Engine:       engine,
 		Executors:    h.exec,
 		Logger:       h.logger,
@@ -199,7 +208,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		Native:       h.catalog.Pages,
 		Metrics:      h.metrics,
 		PushBuffers:  h.pushBuffers,
-		NewPageID:    h.process.NewID,
+		Process:      h.process,
 	})
 	return err
 }
@@ -366,6 +375,9 @@ func (h *Host) closePlugins(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if h.stopIPC != nil {
+		h.stopIPC(ctx)
+	}
 	if h.ownRegistry.Load() {
 		if err := h.registry.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop registry plugin: %w", err))
@@ -379,3 +391,24 @@ const shortTimeout = 5 * time.Second
 
 // Set is the plugin set this Host runs.
 func (h *Host) Set() *pluginset.Set { return h.set }
+
+// startIPC puts the set's ipc backend between the pages and the registry for dbevents.
+// "local" (and any backend in a single host without a process number) delivers inside
+// this process only.
+func (h *Host) startIPC(ctx context.Context) error {
+	h.events = h.registry
+	switch h.set.IPC.Backend {
+	case IPCPyro:
+		if h.process == 0 {
+			h.logger.Info("ipc backend pyro in a single host: dbevents stay in this process")
+			return nil
+		}
+		mb, err := mailbox.New(ctx, h.registry, mailbox.Options{Process: h.process, Poll: h.set.IPC.Poll.D(),
+			Logger: h.logger.With("ipc", IPCPyro)})
+		if err != nil {
+			return err
+		}
+		h.events, h.stopIPC = mb, mb.Shutdown
+	}
+	return nil
+}

@@ -61,6 +61,9 @@ func (m *Manager) deliverNotice(n abi.DbEventNotice, keep func(pageID string) bo
 	shared := m.sharedPages(n.PageIDs)
 	var byRoute map[*route]*sharedEvent
 	for i, id := range n.PageIDs {
+		if !m.ownPage(id) {
+			continue
+		}
 		if p := pageAt(shared, i); p != nil {
 			se := byRoute[p.route]
 			if se == nil {

@@ -49,8 +49,9 @@ type Config struct {
 	// PushBuffers, when not nil, are shared with the set this one replaces (a swap);
 	// nil makes new ones.
 	PushBuffers *PushBuffers
-	// NewPageID mints page ids; nil: session.NewID (no process suffix).
-	NewPageID func() string
+	// Process is this host's number behind a balancer: page ids carry it, and dbevents
+	// are delivered only to this process's pages (others deliver their own).
+	Process session.Process
 	// EventWorkers run dbevent deliveries (default: the set's executor workers).
 	EventWorkers int
 }
@@ -248,9 +249,14 @@ func (m *Manager) pageOutbox(p *residentPage) *outbox {
 
 func (m *Manager) dropOutbox(pageID string) { m.cfg.PushBuffers.drop(pageID) }
 
-func (m *Manager) newPageID() string {
-	if m.cfg.NewPageID != nil {
-		return m.cfg.NewPageID()
+func (m *Manager) newPageID() string { return m.cfg.Process.NewID() }
+
+// ownPage reports whether this process delivers to page id: any page in a single host,
+// else the pages whose id carries its number (or no number: the legacy path's).
+func (m *Manager) ownPage(id string) bool {
+	if m.cfg.Process == 0 {
+		return true
 	}
-	return session.NewID()
+	p, ok := session.ProcessOf(id)
+	return !ok || p == m.cfg.Process
 }

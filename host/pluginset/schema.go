@@ -126,6 +126,8 @@ type PageRoute struct {
 type IPC struct {
 	Backend string `yaml:"backend" required:"true"`
 	URL     string `yaml:"url"`
+	// Poll is how often a process reads its mailbox (backend pyro); default 100ms.
+	Poll Duration `yaml:"poll"`
 
 	At Position `yaml:"-"`
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // validate checks what the types alone cannot: names, ranges, files, cross-key rules.
@@ -40,6 +41,12 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 	checkPages(s, catalog, at, p)
 	if _, ok := catalog["ipc"][s.IPC.Backend]; !ok {
 		p.add(at("ipc.backend"), "ipc.backend", "unknown backend %q; expected one of: %s", s.IPC.Backend, catalog.names("ipc"))
+	} else if s.IPC.Backend == "pyro" && s.Registry != nil && s.Registry.Plugin != "registry-pyro" {
+		// The mailboxes live in the registry the processes share; only gnrdaemon is.
+		p.add(at("ipc.backend"), "ipc.backend", "backend pyro carries events through gnrdaemon and needs registry.plugin registry-pyro, found %q", s.Registry.Plugin)
+	}
+	if s.IPC.Poll != 0 {
+		checkDuration(p, at, "ipc.poll", s.IPC.Poll, 10*time.Millisecond, time.Minute)
 	}
 	checkWebSocket(&s.WebSocket, at, p)
 	checkRange(p, at, "executors.workers", s.Executors.Workers, 1, 4096)
@@ -165,5 +172,11 @@ func checkRange(p *problemList, at func(string) Position, key string, v, lo, hi 
 func checkAddr(p *problemList, at func(string) Position, key, addr string) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		p.add(at(key), key, "expected host:port or :port, found %q", addr)
+	}
+}
+
+func checkDuration(p *problemList, at func(string) Position, key string, d Duration, lo, hi time.Duration) {
+	if d.D() < lo || d.D() > hi {
+		p.add(at(key), key, "expected a duration from %s to %s, found %s", lo, hi, d.D())
 	}
 }
