@@ -27,7 +27,9 @@ ipc: {backend: pyro, poll: 20ms}
 session: {secret_env: GNRHOST_TEST_SECRET}
 pages:
   - {route: /todo/wat, module: %s, lifecycle: ephemeral}
-`, d.Addr, filepath.Join(testpeer.ModuleRoot(t), "examples/pages/todo/wat/todo.wasm"))
+  - {route: /counter/wat, module: %s, lifecycle: resident}
+`, d.Addr, filepath.Join(testpeer.ModuleRoot(t), "examples/pages/todo/wat/todo.wasm"),
+		filepath.Join(testpeer.ModuleRoot(t), "examples/pages/counter/wat/counter.wasm"))
 	path := filepath.Join(t.TempDir(), "phase2.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gnrhost/gnrhost/host/session"
+	"github.com/gnrhost/gnrhost/internal/testpeer"
+)
+
+// nginxSite is examples/deploy/nginx.conf (the recipe in docs/deploy.md) with its
+// addresses replaced by the test's: what is tested is the file people copy.
+func nginxSite(t *testing.T, hosts []*testpeer.Host) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testpeer.ModuleRoot(t), "examples/deploy/nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := strings.Replace(string(raw), "listen 127.0.0.1:8080;", "listen LISTEN;", 1)
+	for i, h := range hosts {
+		from := fmt.Sprintf("127.0.0.1:%d", 8081+i)
+		if !strings.Contains(site, from) {
+			t.Fatalf("examples/deploy/nginx.conf has no server %s", from)
+		}
+		site = strings.ReplaceAll(site, from, h.Addr)
+	}
+	return site
+}
+
+// nginxUser is one browser behind nginx.
+type nginxUser struct {
+	http  *http.Client
+	base  string
+	pages []string
+}
+
+func (u *nginxUser) load(t *testing.T, route string) string {
+	t.Helper()
+	resp, err := u.http.Get(u.base + route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	id := resp.Header.Get("X-Gnr-Page-Id")
+	if resp.StatusCode != 200 || id == "" {
+		t.Fatalf("GET %s through nginx: %d", route, resp.StatusCode)
+	}
+	u.pages = append(u.pages, id)
+	return id
+}
+
+// rpc calls a page as client.js does: the page id in the body and in X-Gnr-Page-Id.
+func (u *nginxUser) rpc(t *testing.T, pageID, method, params string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u.base+"/_gnr/rpc",
+		strings.NewReader(fmt.Sprintf(`{"page_id":%q,"method":%q,"params":%s}`, pageID, method, params)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Gnr-Page-Id", pageID)
+	resp, err := u.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func processOf(t *testing.T, pageID string) int {
+	t.Helper()
+	p, ok := session.ProcessOf(pageID)
+	if !ok {
+		t.Fatalf("page id %q has no process suffix", pageID)
+	}
+	return int(p)
+}
+
+// TestNginxRecipe: three host processes behind a real nginx running
+// examples/deploy/nginx.conf. Every user stays on one process once it has its cookie; a
+// page's RPCs reach the page's process even when that is not the user's; the users
+// spread over all processes; an item added on one process reaches a WebSocket, opened
+// through nginx, on another.
+func TestNginxRecipe(t *testing.T) {
+	d := testpeer.StartGnrdaemon(t, phase0Key, 0)
+	set := pyroIPCSet(t, d)
+	var hosts []*testpeer.Host
+	for i := 1; i <= 3; i++ {
+		hosts = append(hosts, testpeer.StartHost(t, "--plugins", set, "--process", fmt.Sprint(i)))
+	}
+	ngx := testpeer.StartNginx(t, nginxSite(t, hosts))
+	base := "http://" + ngx.Addr
+
+	const users, loads = 45, 3
+	perProcess := map[int]int{}
+	byProcess := map[int]*nginxUser{}
+	for i := range users {
+		jar, _ := cookiejar.New(nil)
+		u := &nginxUser{http: &http.Client{Jar: jar, Timeout: 10 * time.Second}, base: base}
+		first := u.load(t, "/counter/wat")
+		home := 0
+		for range loads {
+			p := processOf(t, u.load(t, "/counter/wat"))
+			if home == 0 {
+				home = p
+			} else if p != home {
+				t.Fatalf("user %d moved from process %d to %d: pages %v", i, home, p, u.pages)
+			}
+		}
+		perProcess[home]++
+		byProcess[home] = u
+		// The first page may have been made before the user had a cookie, by another
+		// process; its RPC must still reach it.
+		if code, body := u.rpc(t, first, "increment", `{}`); code != 200 {
+			t.Fatalf("user %d: RPC to its first page %s: %d %s", i, first, code, body)
+		}
+	}
+	t.Logf("users per process: %v", perProcess)
+	if len(perProcess) != 3 {
+		t.Fatalf("users per process %v: want all three used", perProcess)
+	}
+
+	alice, bob := byProcess[1], byProcess[2]
+	alicePage, bobPage := alice.load(t, "/todo/wat"), bob.load(t, "/todo/wat")
+	if processOf(t, alicePage) != 1 || processOf(t, bobPage) != 2 {
+		t.Fatalf("todo pages %s, %s: want them on the users' processes 1 and 2", alicePage, bobPage)
+	}
+	u, _ := url.Parse(base)
+	sock := dialPage(t, ngx.Addr, url.QueryEscape(bobPage), bob.http.Jar.Cookies(u))
+	if code, body := alice.rpc(t, alicePage, "add", `{"text":"through nginx"}`); code != 200 {
+		t.Fatalf("alice adds: %d %s", code, body)
+	}
+	for {
+		push := sock.nextPush(t, 10*time.Second)
+		if strings.Contains(fmt.Sprint(push["items"]), "through nginx") {
+			break
+		}
+	}
+}
