@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -133,7 +134,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "page belongs to another connection")
 		return
 	case errors.Is(err, pages.ErrPageNotFound):
-		httpError(w, http.StatusNotFound, "page not found; reload")
+		// A browser cannot see the status of a refused upgrade, only that the socket
+		// failed, and would retry forever: it is told to reload on an open socket.
+		s.upgradeToReload(w, r, "page not found (expired, closed, or its process restarted)")
 		return
 	case err != nil:
 		httpError(w, http.StatusServiceUnavailable, "registry unavailable")
@@ -259,5 +262,25 @@ func (s *Server) Disconnect() {
 	for _, c := range conns {
 		c.closed.Store(true)
 		_ = c.nc.Close()
+	}
+}
+
+// upgradeToReload accepts the upgrade only to send a reload frame and close with
+// CloseReload.
+func (s *Server) upgradeToReload(w http.ResponseWriter, r *http.Request, reason string) {
+	nc, _, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
+	if err != nil {
+		s.cfg.Logger.Debug("websocket upgrade failed", "err", err)
+		return
+	}
+	defer nc.Close()
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	msg, _ := json.Marshal(reloadFrame{Type: "reload", Reason: reason})
+	if err := ws.WriteFrame(nc, ws.NewTextFrame(msg)); err != nil {
+		return
+	}
+	_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(CloseReload, "reload")))
+	if m := s.cfg.Metrics; m != nil {
+		m.WSClosed.WithLabelValues(strconv.Itoa(CloseReload)).Inc()
 	}
 }

@@ -295,7 +295,6 @@ func TestUpgradeRefusals(t *testing.T) {
 	}{
 		{"cross-site origin", alice, page, "https://evil.example", 403},
 		{"another connection's page", mallory, page, h.srv.URL, 403},
-		{"unknown page", alice, "AAAAAAAAAAAAAAAAAAAAAA", h.srv.URL, 404},
 		{"bad page id", alice, "nope", h.srv.URL, 400},
 		{"no cookie", &browser{t: t, h: h, jar: mustJar()}, page, h.srv.URL, 403},
 	}
@@ -303,6 +302,15 @@ func TestUpgradeRefusals(t *testing.T) {
 		if _, status, err := c.b.dial(c.page, "", c.origin); err == nil || status != c.want {
 			t.Errorf("%s: status %d err %v, want %d", c.name, status, err, c.want)
 		}
+	}
+	// An unknown page is told to reload on an open socket (a browser cannot read the
+	// status of a refused upgrade and would retry forever).
+	gone := alice.mustDial("AAAAAAAAAAAAAAAAAAAAAA|p03", "")
+	if f := mustRead(t, gone); f.Type != "reload" {
+		t.Errorf("unknown page answered %+v, want a reload frame", f)
+	}
+	if _, err := read(t, gone); closeCode(err) != gws.CloseReload {
+		t.Errorf("unknown page close: %v, want %d", err, gws.CloseReload)
 	}
 	for _, origin := range []string{"https://app.example.com", ""} {
 		conn, status, err := alice.dial(page, "", origin)
