@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -293,56 +292,6 @@ func (h *Host) Ready() bool {
 		}
 	}
 	return true
-}
-
-// Serve answers requests on ln until ctx ends, then shuts down gracefully: /readyz turns
-// 503, the listener closes, in-flight requests drain for up to the set's
-// shutdown_timeout, executors finish, plugins stop. It returns nil after a clean drain.
-func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           h.handler,
-		ReadHeaderTimeout: h.set.Limits.ReadHeaderTimeout.D(),
-		IdleTimeout:       h.set.Limits.IdleTimeout.D(),
-		MaxHeaderBytes:    h.set.Limits.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	h.logger.Info("listening", "addr", ln.Addr().String(), "set", h.set.Name, "file", h.set.Path)
-
-	select {
-	case err := <-serveErr:
-		h.closePlugins(context.Background())
-		return fmt.Errorf("host: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	h.draining.Store(true)
-	timeout := h.set.ShutdownTimeout.D()
-	h.logger.Info("shutting down", "drain_timeout", timeout)
-	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var errs []error
-	// WebSocket connections are hijacked, so Shutdown would not wait for them: tell their
-	// clients to come back (1001) first.
-	if err := h.ws.Close(drainCtx); err != nil {
-		errs = append(errs, fmt.Errorf("close websockets: %w", err))
-	}
-	if err := srv.Shutdown(drainCtx); err != nil {
-		errs = append(errs, fmt.Errorf("drain in-flight requests: %w", err))
-		_ = srv.Close()
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, err)
-	}
-	if err := h.closePlugins(drainCtx); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("host: shutdown: %w", errors.Join(errs...))
-	}
-	h.logger.Info("stopped")
-	return nil
 }
 
 // Close stops executors and plugins without serving (for a host that never served).

@@ -29,11 +29,26 @@ func testHost(t *testing.T, yml string) *Host {
 	return h
 }
 
-// serveWithSlowRoute serves h with an extra route that holds a request until release
+func testRuntime(t *testing.T, yml string) *Runtime {
+	t.Helper()
+	cat := Catalog{Registries: map[string]abi.RegistryFactory{registrymem.Factory.Name: registrymem.Factory}}
+	set, err := pluginset.Parse("test.yaml", []byte(yml), cat.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := NewRuntime(context.Background(), RuntimeOptions{Set: set, Catalog: cat, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// serveWithSlowRoute serves rt with an extra route that holds a request until release
 // closes, and returns the base URL, a channel that reports Serve's result, and the route's
 // "entered" signal.
-func serveWithSlowRoute(t *testing.T, h *Host, ctx context.Context, release <-chan struct{}) (string, <-chan error, <-chan struct{}) {
+func serveWithSlowRoute(t *testing.T, rt *Runtime, ctx context.Context, release <-chan struct{}) (string, <-chan error, <-chan struct{}) {
 	t.Helper()
+	h := rt.Current()
 	entered := make(chan struct{}, 1)
 	inner := h.handler
 	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,17 +65,18 @@ func serveWithSlowRoute(t *testing.T, h *Host, ctx context.Context, release <-ch
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- h.Serve(ctx, ln) }()
+	go func() { done <- rt.Serve(ctx, ln) }()
 	return "http://" + ln.Addr().String(), done, entered
 }
 
 // A request in flight when shutdown starts completes; new connections are refused; Serve
 // returns nil once drained.
 func TestShutdownDrainsInFlight(t *testing.T) {
-	h := testHost(t, "registry: {plugin: registry-mem}\nshutdown_timeout: 10s\n")
+	rt := testRuntime(t, "registry: {plugin: registry-mem}\nshutdown_timeout: 10s\n")
+	h := rt.Current()
 	ctx, cancel := context.WithCancel(context.Background())
 	release := make(chan struct{})
-	base, done, entered := serveWithSlowRoute(t, h, ctx, release)
+	base, done, entered := serveWithSlowRoute(t, rt, ctx, release)
 
 	result := make(chan string, 1)
 	go func() {
@@ -103,11 +119,11 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 
 // A request that outlives shutdown_timeout does not hold the host: Serve reports it.
 func TestShutdownTimeoutBounds(t *testing.T) {
-	h := testHost(t, "registry: {plugin: registry-mem}\nshutdown_timeout: 200ms\n")
+	rt := testRuntime(t, "registry: {plugin: registry-mem}\nshutdown_timeout: 200ms\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	release := make(chan struct{})
 	defer close(release)
-	base, done, entered := serveWithSlowRoute(t, h, ctx, release)
+	base, done, entered := serveWithSlowRoute(t, rt, ctx, release)
 	go func() {
 		if resp, err := http.Get(base + "/slow"); err == nil {
 			resp.Body.Close()

@@ -216,8 +216,10 @@ func (rt *Runtime) endHold() {
 	rt.holdMu.Unlock()
 }
 
-// Serve answers requests on ln until ctx ends, then shuts down like Host.Serve does:
-// /readyz turns 503, the listener closes, in-flight requests drain, plugins stop.
+// Serve answers requests on ln until ctx ends, then shuts down gracefully: /readyz turns
+// 503, WebSockets are told to come back (1001), the listener closes, in-flight requests
+// drain for up to the set's shutdown_timeout, plugins stop. It returns nil after a clean
+// drain.
 func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	rt.swapMu.Lock()
 	rt.serveCtx = ctx
