@@ -9,15 +9,6 @@ import (
 	"github.com/gnrhost/gnrhost/abi"
 )
 
-// watchBuffer bounds each watcher's backlog: a watcher this far behind is not keeping up,
-// and NotifyDbEvents (on the db commit path) must not wait for it.
-const watchBuffer = 256
-
-type watcher struct {
-	ch   chan abi.DbEventNotice
-	stop func() bool // stops the context.AfterFunc that would remove the watcher
-}
-
 // NotifyDbEvents queues each table's events on the pages subscribed to it and tells the
 // watchers, one notice per table in order of first appearance in events.
 func (r *Registry) NotifyDbEvents(ctx context.Context, events []abi.DbEvent, originPageID, reason string) ([]abi.DbEventNotice, error) {
@@ -80,7 +71,7 @@ func (r *Registry) NotifyDbEvents(ctx context.Context, events []abi.DbEvent, ori
 	}
 	r.mu.Unlock()
 
-	r.broadcast(notices)
+	r.watchers.Broadcast(notices)
 	out := make([]abi.DbEventNotice, len(notices))
 	for i, n := range notices {
 		out[i] = copyNotice(n)
@@ -93,52 +84,12 @@ func (r *Registry) WatchDbEvents(ctx context.Context) (<-chan abi.DbEventNotice,
 	if err := r.begin(ctx); err != nil {
 		return nil, wrap("watch db events", err)
 	}
-	w := &watcher{ch: make(chan abi.DbEventNotice, watchBuffer)}
-	r.watchMu.Lock()
-	defer r.watchMu.Unlock()
-	if r.watchClosed {
+	ch, ok := r.watchers.Add(ctx)
+	if !ok {
 		return nil, wrap("watch db events", errClosed)
 	}
-	r.watchers[w] = struct{}{}
-	// AfterFunc instead of a goroutine per watcher: nothing runs until ctx ends, and Close
-	// can cancel it. Set under watchMu so Close never reads a half-built watcher.
-	w.stop = context.AfterFunc(ctx, func() { r.removeWatcher(w) })
-	return w.ch, nil
+	return ch, nil
 }
 
 // Dropped counts the notices lost because a watcher's buffer was full.
-func (r *Registry) Dropped() uint64 { return r.dropped.Load() }
-
-func (r *Registry) broadcast(notices []abi.DbEventNotice) {
-	r.watchMu.RLock()
-	defer r.watchMu.RUnlock()
-	for w := range r.watchers {
-		for _, n := range notices {
-			select {
-			case w.ch <- copyNotice(n):
-			default:
-				r.dropped.Add(1)
-			}
-		}
-	}
-}
-
-func (r *Registry) removeWatcher(w *watcher) {
-	r.watchMu.Lock()
-	defer r.watchMu.Unlock()
-	if _, ok := r.watchers[w]; ok {
-		delete(r.watchers, w)
-		close(w.ch)
-	}
-}
-
-func (r *Registry) closeWatchers() {
-	r.watchMu.Lock()
-	defer r.watchMu.Unlock()
-	r.watchClosed = true
-	for w := range r.watchers {
-		w.stop()
-		delete(r.watchers, w)
-		close(w.ch)
-	}
-}
+func (r *Registry) Dropped() uint64 { return r.watchers.Dropped() }

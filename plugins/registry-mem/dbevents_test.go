@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/abi/dbwatch"
 )
 
 // A watcher that never reads loses notices past its buffer, counted, and never blocks
@@ -19,7 +20,7 @@ func TestWatcherDropsWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	const extra = 10
-	for i := range watchBuffer + extra {
+	for i := range dbwatch.Buffer + extra {
 		if _, err := reg.NotifyDbEvents(ctx, []abi.DbEvent{{Table: "t.t", PKey: string(rune('a' + i%26))}}, "", ""); err != nil {
 			t.Fatalf("NotifyDbEvents %d: %v", i, err)
 		}
@@ -27,8 +28,8 @@ func TestWatcherDropsWhenFull(t *testing.T) {
 	if got := reg.Dropped(); got != extra {
 		t.Errorf("Dropped() = %d, want %d", got, extra)
 	}
-	if got := len(slow); got != watchBuffer {
-		t.Errorf("watcher holds %d notices, want %d", got, watchBuffer)
+	if got := len(slow); got != dbwatch.Buffer {
+		t.Errorf("watcher holds %d notices, want %d", got, dbwatch.Buffer)
 	}
 }
 
@@ -51,26 +52,5 @@ func TestWatcherClosedOnClose(t *testing.T) {
 	}
 	if err := reg.Close(); !errors.Is(err, abi.ErrUnavailable) {
 		t.Errorf("second Close = %v, want ErrUnavailable", err)
-	}
-}
-
-// Watchers whose context ends are removed, so a long-lived registry does not accumulate them.
-func TestWatcherRemovedOnCancel(t *testing.T) {
-	reg := newTestRegistry(t, Config{})
-	for range 100 {
-		ctx, cancel := context.WithCancel(t.Context())
-		ch, err := reg.WatchDbEvents(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		for range ch {
-		}
-	}
-	reg.watchMu.RLock()
-	n := len(reg.watchers)
-	reg.watchMu.RUnlock()
-	if n != 0 {
-		t.Errorf("%d watchers left after their contexts ended", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/abi/dbwatch"
 )
 
 // errClosed is what every call returns after Close: the host treats a closed registry like
@@ -40,12 +41,8 @@ type Registry struct {
 
 	closed atomic.Bool
 
-	// watchMu guards watchers separately from mu so a broadcast never holds the register
-	// lock; it is held (read side) while sending so a channel is never closed mid-send.
-	watchMu     sync.RWMutex
-	watchers    map[*watcher]struct{}
-	watchClosed bool
-	dropped     atomic.Uint64
+	// watchers have their own lock, so a broadcast never holds the register lock.
+	watchers dbwatch.Fanout
 
 	stopSweeper context.CancelFunc
 	sweeperDone chan struct{}
@@ -84,7 +81,6 @@ func New(cfg Config, logger *slog.Logger) *Registry {
 			abi.RegisterPage:       {},
 		},
 		tables:      map[string]map[string]struct{}{},
-		watchers:    map[*watcher]struct{}{},
 		sweeperDone: make(chan struct{}),
 	}
 	now := time.Now()
@@ -109,7 +105,7 @@ func (r *Registry) Close() error {
 	}
 	r.stopSweeper()
 	<-r.sweeperDone
-	r.closeWatchers()
+	r.watchers.Close()
 	return nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/plugins/registry-pyro/internal/pyro"
@@ -114,7 +112,7 @@ func (r *Registry) NotifyDbEvents(ctx context.Context, events []abi.DbEvent, ori
 	if err != nil {
 		return nil, err
 	}
-	r.watchers.broadcast(notices)
+	r.watchers.Broadcast(notices)
 	return notices, nil
 }
 
@@ -127,76 +125,9 @@ func (r *Registry) WatchDbEvents(ctx context.Context) (<-chan abi.DbEventNotice,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("registry-pyro: WatchDbEvents: %w", err)
 	}
-	ch, ok := r.watchers.add(ctx)
+	ch, ok := r.watchers.Add(ctx)
 	if !ok {
 		return nil, fmt.Errorf("registry-pyro: WatchDbEvents: %w: registry closed", abi.ErrUnavailable)
 	}
 	return ch, nil
-}
-
-// watchBuffer bounds each watcher's backlog; a watcher this far behind loses notices
-// (counted) instead of stalling NotifyDbEvents.
-const watchBuffer = 256
-
-type watchers struct {
-	mu      sync.Mutex
-	set     map[*watcher]struct{}
-	closed  bool
-	dropped atomic.Uint64
-}
-
-type watcher struct {
-	ch   chan abi.DbEventNotice
-	stop func() bool
-}
-
-func (w *watchers) init() { w.set = map[*watcher]struct{}{} }
-
-func (w *watchers) add(ctx context.Context) (<-chan abi.DbEventNotice, bool) {
-	x := &watcher{ch: make(chan abi.DbEventNotice, watchBuffer)}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return nil, false
-	}
-	w.set[x] = struct{}{}
-	// AfterFunc rather than a goroutine per watcher: nothing runs until ctx ends.
-	x.stop = context.AfterFunc(ctx, func() { w.remove(x) })
-	return x.ch, true
-}
-
-func (w *watchers) remove(x *watcher) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, ok := w.set[x]; ok {
-		delete(w.set, x)
-		close(x.ch)
-	}
-}
-
-func (w *watchers) broadcast(notices []abi.DbEventNotice) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for x := range w.set {
-		for _, n := range notices {
-			n.Events = append([]abi.DbEvent(nil), n.Events...)
-			n.PageIDs = append([]string(nil), n.PageIDs...)
-			select {
-			case x.ch <- n:
-			default:
-				w.dropped.Add(1)
-			}
-		}
-	}
-}
-
-func (w *watchers) closeAll() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	for x := range w.set {
-		x.stop()
-		delete(w.set, x)
-		close(x.ch)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/abi/dbwatch"
 	"github.com/gnrhost/gnrhost/plugins/registry-pyro/internal/pyro"
 )
 
@@ -23,7 +24,7 @@ type Registry struct {
 	mu        sync.Mutex
 	cur       *site
 
-	watchers watchers
+	watchers dbwatch.Fanout
 	closed   atomic.Bool
 }
 
@@ -41,7 +42,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Registry, error
 	if cfg.SitedaemonXML == "" {
 		r.main = pyro.NewPool(cfg.Daemon, cfg.HMACKey, 1)
 	}
-	r.watchers.init()
 	startCtx, cancel := context.WithTimeout(ctx, cfg.SiteTimeout)
 	defer cancel()
 	if _, err := r.site(startCtx); err != nil {
@@ -199,7 +199,7 @@ func (r *Registry) Close() error {
 	if r.main != nil {
 		errs = append(errs, r.main.Close())
 	}
-	r.watchers.closeAll()
+	r.watchers.Close()
 	return errors.Join(errs...)
 }
 
