@@ -15,8 +15,9 @@ type Catalog struct {
 	Legacy map[string]abi.LegacyFactory
 }
 
-// IPCBackends this build can run. "local" delivers events inside the one process.
-var IPCBackends = []string{"local"}
+// IPCBackends this build can run. "local" delivers events inside the one process; "nats"
+// also carries them to the other processes of the site (host/ipc, docs/ipc.md).
+var IPCBackends = []string{"local", "nats"}
 
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/ipc"
 	"github.com/gnrhost/gnrhost/host/legacy"
 	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pages"
@@ -54,6 +55,10 @@ type Options struct {
 	// ids end in "|pNN", and a signed cookie whose connection it does not know is adopted
 	// (the user was moved here by a change of the process count, or its process restarted).
 	Process session.Process
+
+	// ipc, when not nil, is the Runtime's nats link, which outlives sets. Without it a
+	// set with the nats backend connects its own.
+	ipc *ipcLink
 }
 
 // Host runs one plugin set.
@@ -84,6 +89,13 @@ type Host struct {
 	pagesGate   <-chan struct{}
 	pushBuffers *pages.PushBuffers
 	process     session.Process
+
+	// ipc is the nats link (nil under the local backend); ownIPC: this Host made it.
+	ipc    *ipcLink
+	ownIPC bool
+	// shared is the registry the pages and endpoints use: registry itself, or under the
+	// nats backend registry wrapped so dbevents and the global store are site-wide.
+	shared abi.Registry
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -141,6 +153,16 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		}
 		h.ownRegistry.Store(true)
 	}
+	h.ipc = opts.ipc
+	if h.ipc == nil {
+		link, err := startIPC(ctx, set, opts.Process, logger, h.metrics)
+		if err != nil {
+			_ = h.closePlugins(context.Background())
+			return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+		}
+		h.ipc, h.ownIPC = link, link != nil
+	}
+	h.shared = sharedRegistry(h.registry, h.ipc)
 	h.metrics.WatchRegistry(func(ctx context.Context) (int, int, int, error) {
 		c, err := h.registry.Counters(ctx)
 		return c.Users, c.Connections, c.Pages, err
@@ -168,6 +190,18 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		h.ownWS = true
 	}
 	h.handler = h.routes()
+	if h.ownIPC {
+		// Last: the handlers use the pages and the WebSocket endpoint made above.
+		err := h.ipc.subscribe(func(msg ipc.DbEventsMessage) {
+			ctx, cancel := context.WithTimeout(context.Background(), shortTimeout)
+			defer cancel()
+			h.deliverRemoteDbEvents(ctx, msg)
+		}, func(n ipc.Notice) { deliverNotice(h, n) })
+		if err != nil {
+			_ = h.Close(context.Background())
+			return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+		}
+	}
 	return h, nil
 }
 
@@ -189,7 +223,7 @@ func (h *Host) startPages(ctx context.Context) error {
 	h.engine = engine
 	h.pages, err = pages.New(ctx, pages.Config{
 		Set:          h.set,
-		Registry:     h.registry,
+		Registry:     h.shared,
 		Engine:       engine,
 		Executors:    h.exec,
 		Logger:       h.logger,
@@ -252,8 +286,9 @@ func newSigner(cfg pluginset.Session, logger *slog.Logger) (*session.Signer, err
 // Handler is the public HTTP handler.
 func (h *Host) Handler() http.Handler { return h.handler }
 
-// Registry is the set's registry: stable across plugin restarts.
-func (h *Host) Registry() abi.Registry { return h.registry }
+// Registry is the set's registry as pages see it: stable across plugin restarts; under
+// the nats backend its dbevents and global store are shared with the other processes.
+func (h *Host) Registry() abi.Registry { return h.shared }
 
 // Executors is the pool for blocking work.
 func (h *Host) Executors() *executor.Pool { return h.exec }
@@ -364,6 +399,11 @@ func (h *Host) closePlugins(ctx context.Context) error {
 	if h.exec != nil {
 		if err := h.exec.Close(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if h.ownIPC {
+		if err := h.ipc.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close ipc: %w", err))
 		}
 	}
 	if h.ownRegistry.Load() {

@@ -41,6 +41,7 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 	if _, ok := catalog["ipc"][s.IPC.Backend]; !ok {
 		p.add(at("ipc.backend"), "ipc.backend", "unknown backend %q; expected one of: %s", s.IPC.Backend, catalog.names("ipc"))
 	}
+	checkIPC(s.IPC, at, p)
 	checkWebSocket(&s.WebSocket, at, p)
 	checkRange(p, at, "executors.workers", s.Executors.Workers, 1, 4096)
 	checkRange(p, at, "executors.queue", s.Executors.Queue, 0, 1<<20)
@@ -165,5 +166,34 @@ func checkRange(p *problemList, at func(string) Position, key string, v, lo, hi 
 func checkAddr(p *problemList, at func(string) Position, key, addr string) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		p.add(at(key), key, "expected host:port or :port, found %q", addr)
+	}
+}
+
+// checkIPC checks the nats backend's URL and site; other backends take neither.
+func checkIPC(ipc *IPC, at func(string) Position, p *problemList) {
+	if ipc.Backend != "nats" {
+		if ipc.URL != "" {
+			p.add(at("ipc.url"), "ipc.url", "only the nats backend takes a url; backend is %q", ipc.Backend)
+		}
+		if ipc.Site != "" {
+			p.add(at("ipc.site"), "ipc.site", "only the nats backend takes a site; backend is %q", ipc.Backend)
+		}
+		return
+	}
+	if ipc.URL != "" {
+		for _, one := range strings.Split(ipc.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(one))
+			if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
+				p.add(at("ipc.url"), "ipc.url", "expected nats://host:port (or tls://, ws://, wss://; comma-separated for a cluster), found %q", one)
+				break
+			}
+		}
+	}
+	for i := 0; i < len(ipc.Site); i++ {
+		c := ipc.Site[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			p.add(at("ipc.site"), "ipc.site", "expected letters, digits, '_' and '-', found %q", ipc.Site)
+			break
+		}
 	}
 }
