@@ -57,11 +57,10 @@ func (g *GlobalStore) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 // without JetStream) become abi.ErrUnavailable, so a page gets 503 rather than 500.
 func (g *GlobalStore) fail(what string, err error) error {
 	g.bus.count("", "kv")
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("ipc: global store: %s: %w", what, err)
-	}
-	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) || !g.bus.nc.IsConnected() {
+	// A request sent while the connection is down waits in the reconnect buffer until
+	// the caller's deadline: that is the server being away, not the caller being late.
+	if !g.bus.nc.IsConnected() || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) {
 		return fmt.Errorf("ipc: global store: %s: %v: %w", what, err, abi.ErrUnavailable)
 	}
 	return fmt.Errorf("ipc: global store: %s: %w", what, err)
