@@ -15,6 +15,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host"
+	"github.com/gnrhost/gnrhost/host/ipc"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 	"github.com/gnrhost/gnrhost/internal/testpeer"
@@ -184,5 +185,42 @@ func TestCrossProcessNotify(t *testing.T) {
 		if code, out := postNotify(t, base2, bad.body); code/100 != 4 {
 			t.Errorf("%s: %d %v; want a 4xx", bad.why, code, out)
 		}
+	}
+}
+
+// TestSingleProcessEmbedsNATS: `ipc: {backend: nats}` with no URL anywhere and one
+// process starts an embedded server in the process (here through host.New, which owns
+// its link when no Runtime hands it one); pages work, the global store is the bucket's.
+func TestSingleProcessEmbedsNATS(t *testing.T) {
+	t.Setenv(ipc.EnvURL, "")
+	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
+	dir := t.TempDir()
+	file := natsTodoSet(t, dir, "")
+	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(context.Background(), host.Options{Set: set, Catalog: swapCatalog, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		if err := h.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	if _, ok := h.Registry().(*ipc.Registry); !ok {
+		t.Fatalf("registry %T; want the nats backend's", h.Registry())
+	}
+	alice, bob := openTodo(t, srv.URL), openTodo(t, srv.URL)
+	sock := bob.dial(t)
+	sock.nextOfType(t, "hello")
+	alice.add(t, "local")
+	sock.nextOfType(t, "push")
+	keys, err := h.Registry().DataKeys(context.Background(), abi.ItemRef{Register: abi.RegisterGlobal, ID: abi.GlobalItemID})
+	if err != nil || len(keys) != 1 || keys[0] != "todo.items" {
+		t.Fatalf("global keys %v %v", keys, err)
 	}
 }
