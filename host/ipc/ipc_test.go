@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -219,5 +220,37 @@ func TestUserToken(t *testing.T) {
 	s := ipc.NewSubjects("my site.1")
 	if s.UserNotify("a.b") != "gnr.my_site_1.user.=YS5i.notify" || s.DbEvents("todo.item") != "gnr.my_site_1.dbevents.todo_item" || s.Bucket != "gnr_my_site_1_global" {
 		t.Errorf("subjects %+v %s %s", s, s.UserNotify("a.b"), s.DbEvents("todo.item"))
+	}
+}
+
+// TestStartsWithServerDown: a process whose server is not up yet starts anyway, delivers
+// locally, and closes at once.
+func TestStartsWithServerDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	m := metrics.New()
+	bus, err := ipc.Connect(context.Background(), ipc.Config{URL: url, Site: "down", Logger: slog.New(slog.DiscardHandler), Metrics: m, ConnectTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("connect with the server down: %v", err)
+	}
+	inner := registrymem.New(registrymem.Config{}, nil)
+	defer inner.Close()
+	reg := ipc.NewRegistry(inner, bus)
+	subscribedPage(t, reg, "page-1", "todo.item")
+	notices, err := reg.NotifyDbEvents(context.Background(), []abi.DbEvent{{Table: "todo.item", Action: "I"}}, "", "page")
+	if err != nil || len(notices) != 1 || len(notices[0].PageIDs) != 1 {
+		t.Fatalf("local delivery: %+v %v", notices, err)
+	}
+	if bus.Connected() || testutil.ToFloat64(m.IPCConnected) != 0 {
+		t.Error("reported connected with no server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := bus.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
 	}
 }
