@@ -221,6 +221,18 @@ func (h *Host) startPages(ctx context.Context) error {
 		return err
 	}
 	h.engine = engine
+	var snapshots pages.Snapshots
+	for _, pr := range h.set.Pages {
+		if !pr.Persist {
+			continue
+		}
+		// Persist pages need a store every process reads: only the nats backend has one.
+		if h.ipc == nil {
+			h.logger.Warn("persist: true needs ipc backend nats; the page is not persisted", "route", pr.Route)
+			continue
+		}
+		snapshots = pageSnapshots{h.ipc.bus.Pages()}
+	}
 	h.pages, err = pages.New(ctx, pages.Config{
 		Set:          h.set,
 		Registry:     h.shared,
@@ -234,6 +246,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		Metrics:      h.metrics,
 		PushBuffers:  h.pushBuffers,
 		NewPageID:    h.process.NewID,
+		Snapshots:    snapshots,
 	})
 	return err
 }

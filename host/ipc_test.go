@@ -26,12 +26,19 @@ const notifyToken = "notify-token-0123456789"
 // natsTodoSet writes the todo set of a site whose processes share the NATS server at url.
 func natsTodoSet(t testing.TB, dir, url string) string {
 	t.Helper()
-	module := filepath.Join(testpeer.ModuleRoot(t), "examples/pages/todo/wat/todo.wasm")
+	return natsPageSet(t, dir, url, "todo", "")
+}
+
+// natsPageSet writes a set serving the WAT example page at /<example>, resident, with
+// routeExtra added to its route (", persist: true"), on the NATS server at url.
+func natsPageSet(t testing.TB, dir, url, example, routeExtra string) string {
+	t.Helper()
+	module := filepath.Join(testpeer.ModuleRoot(t), "examples/pages", example, "wat", example+".wasm")
 	yml := fmt.Sprintf("name: shop\nregistry: {plugin: registry-mem}\nwasm: {cache_dir: %s}\n"+
-		"pages:\n  - {route: /todo, module: %s, lifecycle: resident}\n"+
+		"pages:\n  - {route: /%s, module: %s, lifecycle: resident%s}\n"+
 		"ipc: {backend: nats, url: %q}\n"+
 		"session: {secret_env: GNRHOST_TEST_SECRET}\nevents: {token_env: GNRHOST_TEST_EVENTS}\n",
-		filepath.Join(dir, "cache"), module, url)
+		filepath.Join(dir, "cache"), example, module, routeExtra, url)
 	path := filepath.Join(dir, "shop.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ type Bus struct {
 	nc       *nats.Conn
 	logger   *slog.Logger
 	global   *GlobalStore
+	pages    *PageSnapshots
 	closed   chan struct{}
 
 	mu   sync.Mutex
@@ -129,7 +130,8 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, fmt.Errorf("ipc: connect to nats %s: %w", redact(cfg.URL), ctx.Err())
 		}
 	}
-	b.global = &GlobalStore{bus: b}
+	b.global = newGlobalStore(b)
+	b.pages = newPageSnapshots(b)
 	return b, nil
 }
 
@@ -150,6 +152,9 @@ func (b *Bus) Subjects() Subjects { return b.subjects }
 
 // Global is the site's shared global store.
 func (b *Bus) Global() *GlobalStore { return b.global }
+
+// Pages keeps the snapshots of persist pages (pages.Snapshots).
+func (b *Bus) Pages() *PageSnapshots { return b.pages }
 
 // Connected reports whether the connection is up now.
 func (b *Bus) Connected() bool { return b.nc.IsConnected() }

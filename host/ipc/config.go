@@ -31,6 +31,8 @@ type Subjects struct {
 	Prefix string
 	// Bucket is the JetStream key-value bucket of the global register: "gnr_<site>_global".
 	Bucket string
+	// PagesBucket keeps the snapshots of persist pages: "gnr_<site>_pages".
+	PagesBucket string
 }
 
 // NewSubjects names the subjects of site (the set's name unless `ipc.site` says otherwise).
@@ -46,7 +48,7 @@ func NewSubjects(site string) Subjects {
 		b = []byte("default")
 	}
 	s := string(b)
-	return Subjects{Prefix: "gnr." + s, Bucket: "gnr_" + s + "_global"}
+	return Subjects{Prefix: "gnr." + s, Bucket: "gnr_" + s + "_global", PagesBucket: "gnr_" + s + "_pages"}
 }
 
 // DbEvents is the subject of one table's dbevents: <prefix>.dbevents.<pkg_table>, the table

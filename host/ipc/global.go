@@ -23,13 +23,19 @@ const MaxGlobalValueBytes = 1 << 20
 // The bucket is made on first use, so a host whose NATS is down starts anyway; until it
 // is reachable, calls fail with abi.ErrUnavailable.
 type GlobalStore struct {
+	lazyBucket
+}
+
+// lazyBucket is a key-value bucket opened (created when missing) on first use.
+type lazyBucket struct {
 	bus *Bus
+	cfg jetstream.KeyValueConfig
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
 }
 
-func (g *GlobalStore) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+func (g *lazyBucket) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.kv != nil {
@@ -39,15 +45,9 @@ func (g *GlobalStore) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if err != nil {
 		return nil, g.fail("open jetstream", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       g.bus.subjects.Bucket,
-		Description:  "gnrhost global register store of " + g.bus.subjects.Prefix,
-		History:      1,
-		MaxValueSize: MaxGlobalValueBytes,
-		Storage:      jetstream.FileStorage,
-	})
+	kv, err := js.CreateOrUpdateKeyValue(ctx, g.cfg)
 	if err != nil {
-		return nil, g.fail("open bucket "+g.bus.subjects.Bucket, err)
+		return nil, g.fail("open bucket "+g.cfg.Bucket, err)
 	}
 	g.kv = kv
 	return kv, nil
@@ -55,15 +55,25 @@ func (g *GlobalStore) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 
 // fail counts a key-value error and wraps it; errors of the connection (and of a server
 // without JetStream) become abi.ErrUnavailable, so a page gets 503 rather than 500.
-func (g *GlobalStore) fail(what string, err error) error {
+func (g *lazyBucket) fail(what string, err error) error {
 	g.bus.count("", "kv")
 	// A request sent while the connection is down waits in the reconnect buffer until
 	// the caller's deadline: that is the server being away, not the caller being late.
 	if !g.bus.nc.IsConnected() || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) {
-		return fmt.Errorf("ipc: global store: %s: %v: %w", what, err, abi.ErrUnavailable)
+		return fmt.Errorf("ipc: bucket %s: %s: %v: %w", g.cfg.Bucket, what, err, abi.ErrUnavailable)
 	}
-	return fmt.Errorf("ipc: global store: %s: %w", what, err)
+	return fmt.Errorf("ipc: bucket %s: %s: %w", g.cfg.Bucket, what, err)
+}
+
+func newGlobalStore(b *Bus) *GlobalStore {
+	return &GlobalStore{lazyBucket{bus: b, cfg: jetstream.KeyValueConfig{
+		Bucket:       b.subjects.Bucket,
+		Description:  "gnrhost global register store of " + b.subjects.Prefix,
+		History:      1,
+		MaxValueSize: MaxGlobalValueBytes,
+		Storage:      jetstream.FileStorage,
+	}}}
 }
 
 // Get returns the value at path; ok is false when it is unset.

@@ -37,6 +37,7 @@ type Metrics struct {
 	IPCMessages         *prometheus.CounterVec
 	IPCErrors           *prometheus.CounterVec
 	IPCConnected        prometheus.Gauge
+	PagesRestored       prometheus.Counter
 
 	registryItems *registryItems
 }
@@ -146,6 +147,10 @@ func New() *Metrics {
 			Name: "gnrhost_ipc_connected",
 			Help: "1 while the nats connection is up (0 also when the backend is local).",
 		}),
+		PagesRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_pages_restored_total",
+			Help: "Persist pages rebuilt from their snapshot by a process that did not know them (phase 7).",
+		}),
 		registryItems: newRegistryItems(),
 	}
 	r.MustRegister(
@@ -157,7 +162,7 @@ func New() *Metrics {
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
 		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.ConnectionsAdopted,
-		m.IPCMessages, m.IPCErrors, m.IPCConnected, m.registryItems,
+		m.IPCMessages, m.IPCErrors, m.IPCConnected, m.PagesRestored, m.registryItems,
 	)
 	return m
 }

@@ -59,7 +59,15 @@ func (m *Manager) callPage(ctx context.Context, id string, inv invocation) (*out
 	pageRefItem := abi.ItemRef{Register: abi.RegisterPage, ID: id}
 	item, err := m.cfg.Registry.GetItem(ctx, pageRefItem, false)
 	if isNotFound(err) {
-		return nil, ErrPageNotFound
+		if inv.caller == nil {
+			return nil, ErrPageNotFound
+		}
+		// Perhaps a persist page of another process (or of this one before a restart).
+		p, err := m.restore(ctx, *inv.caller, id)
+		if err != nil {
+			return nil, err
+		}
+		return m.callResident(ctx, p, inv)
 	}
 	if err != nil {
 		return nil, err
@@ -136,7 +144,11 @@ func (m *Manager) callResident(ctx context.Context, p *residentPage, inv invocat
 	if err != nil {
 		return nil, err
 	}
-	return m.finish(ctx, p.ref, p, inv, res)
+	out, err := m.finish(ctx, p.ref, p, inv, res)
+	if err == nil && (len(res.Changes) > 0 || len(res.Pushes) > 0) {
+		m.markDirty(p)
+	}
+	return out, err
 }
 
 func (m *Manager) stripe(id string) *sync.Mutex {

@@ -200,6 +200,9 @@ func (m *Manager) applyShared(d delivery) bool {
 			box.add(data)
 		}
 	}
+	if len(res.Changes) > 0 || len(res.Pushes) > 0 {
+		m.markDirty(p)
+	}
 	return true
 }
 
