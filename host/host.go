@@ -394,6 +394,9 @@ func (h *Host) Close(ctx context.Context) error {
 
 func (h *Host) closePlugins(ctx context.Context) error {
 	var errs []error
+	if h.ownIPC {
+		h.ipc.unsubscribe() // the connection stays for the pages' last snapshots
+	}
 	if h.pages != nil {
 		if err := h.pages.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close pages: %w", err))

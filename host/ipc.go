@@ -68,6 +68,13 @@ func (l *ipcLink) subscribe(deliver func(ipc.DbEventsMessage), notify func(ipc.N
 	return l.bus.OnNotice(notify)
 }
 
+// unsubscribe stops incoming deliveries (see ipc.Bus.Unsubscribe).
+func (l *ipcLink) unsubscribe() {
+	if l != nil {
+		_ = l.bus.Unsubscribe()
+	}
+}
+
 // close drains the connection, then stops the embedded server.
 func (l *ipcLink) close(ctx context.Context) error {
 	if l == nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,7 +15,10 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/gnrhost/gnrhost/host"
 	"github.com/gnrhost/gnrhost/host/ipc"
+	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
 	"github.com/gnrhost/gnrhost/internal/testpeer"
 )
 
@@ -164,5 +168,41 @@ func TestPersistPageStore(t *testing.T) {
 	moved := &counterClient{http: &http.Client{Jar: jar}, base: s2.URL, pageID: c.pageID}
 	if n := moved.count(t); n != 3 {
 		t.Fatalf("count on process 2 = %d; want the 3 process 1 left", n)
+	}
+}
+
+// TestPersistPageSurvivesRestart: a process that shuts down leaves its persist pages'
+// last state (saved on the way out, no flush asked for), and its next run rebuilds them.
+func TestPersistPageSurvivesRestart(t *testing.T) {
+	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
+	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
+	file := natsPageSet(t, t.TempDir(), testpeer.EmbeddedNATS(t), "counter", ", persist: true")
+	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
+		Logger: slog.New(slog.DiscardHandler), Process: session.Process(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(first)
+	c := newCounterClient(t, srv.URL)
+	for range 2 {
+		if code, _, err := c.rpc("increment"); code != 200 || err != nil {
+			t.Fatalf("increment: %d %v", code, err)
+		}
+	}
+	srv.Close()
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, again := startNATSProcess(t, file, 1)
+	c.base = again.URL
+	from, _ := url.Parse(srv.URL)
+	to, _ := url.Parse(again.URL)
+	c.http.Jar.SetCookies(to, c.http.Jar.Cookies(from))
+	if n := c.count(t); n != 2 {
+		t.Fatalf("count after the restart = %d; want 2", n)
 	}
 }

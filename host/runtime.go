@@ -301,12 +301,14 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
-	// Before the plugins: the link's handlers deliver into them until it has drained.
-	if err := rt.ipc.close(drainCtx); err != nil {
-		errs = append(errs, fmt.Errorf("close ipc: %w", err))
-	}
+	// Nothing more from the other processes into the plugins that are about to stop;
+	// the connection itself stays until the pages have saved their last snapshots.
+	rt.ipc.unsubscribe()
 	if err := h.closePlugins(drainCtx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := rt.ipc.close(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("close ipc: %w", err))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("host: shutdown: %w", errors.Join(errs...))
@@ -323,10 +325,12 @@ func (rt *Runtime) Close(ctx context.Context) error {
 		rt.watchCancel()
 	}
 	_ = rt.ws.Close(ctx)
+	rt.ipc.unsubscribe()
+	closeErr := rt.Current().Close(ctx)
 	ipcErr := rt.ipc.close(ctx)
 	rt.ipc = nil
-	if err := rt.Current().Close(ctx); err != nil {
-		return err
+	if closeErr != nil {
+		return closeErr
 	}
 	if ipcErr != nil {
 		return fmt.Errorf("host: close ipc: %w", ipcErr)

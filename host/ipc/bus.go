@@ -345,6 +345,24 @@ func (b *Bus) subscribe(kind, subject string, handle func([]byte)) error {
 	return nil
 }
 
+// Unsubscribe stops the deliveries to the OnDbEvents and OnNotice handlers (a handler
+// already running finishes); publishing and the key-value buckets keep working. A host
+// that stops calls it before closing its pages, whose last snapshots still need the
+// connection, and Close after.
+func (b *Bus) Unsubscribe() error {
+	b.mu.Lock()
+	subs := b.subs
+	b.subs = nil
+	b.mu.Unlock()
+	var errs []error
+	for _, sub := range subs {
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+			errs = append(errs, fmt.Errorf("ipc: unsubscribe %s: %w", sub.Subject, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Flush waits until the server has seen everything published so far (tests, and a
 // caller that wants its messages out before it stops).
 func (b *Bus) Flush(ctx context.Context) error {

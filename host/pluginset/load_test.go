@@ -104,6 +104,7 @@ func TestProblems(t *testing.T) {
 		{"url without nats", "registry: {plugin: registry-mem}\nipc: {backend: local, url: \"nats://127.0.0.1:4222\"}\n", `ipc.url: only the nats backend takes a url`},
 		{"nats bad site", "registry: {plugin: registry-mem}\nipc: {backend: nats, site: \"a.b\"}\n", `ipc.site: expected letters, digits`},
 		{"nats cluster url", "registry: {plugin: registry-mem}\nipc: {backend: nats, url: \"nats://a:4222,nats://b:4222\"}\n", ""},
+		{"persist ephemeral", "registry: {plugin: registry-mem}\npages:\n  - {route: /x, plugin: p, persist: true}\n", `pages[0].persist: applies to resident pages`},
 		{"bad origin", "registry: {plugin: registry-mem}\nwebsocket:\n  allowed_origins: [\"example.com\"]\n", `websocket.allowed_origins[0]: expected an origin`},
 		{"bad workers", "registry: {plugin: registry-mem}\nexecutors: {workers: 0}\n", ""},
 		{"page without module", "registry: {plugin: registry-mem}\npages:\n  - route: /x\n", "set.yaml:3:5: pages[0]: expected exactly one of module"},

@@ -124,6 +124,10 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 		checkRange(p, at, key+".max_per_connection", pr.MaxPerConnection, 1, 100000)
 		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
 			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
+		} else if pr.Persist && pr.Lifecycle != "resident" {
+			// An ephemeral page's store is in the registry already; persist snapshots what
+			// only a resident page holds in memory.
+			p.add(at(key+".persist"), key+".persist", "applies to resident pages; set lifecycle: resident")
 		}
 	}
 }
