@@ -342,6 +342,14 @@ func (b *Bus) subscribe(kind, subject string, handle func([]byte)) error {
 	b.mu.Lock()
 	b.subs = append(b.subs, sub)
 	b.mu.Unlock()
+	// A round trip makes the server know the subscription before this returns: events
+	// another process publishes once the host is up are not missed. Disconnected, the
+	// subscription is sent on reconnect instead.
+	if b.nc.IsConnected() {
+		if err := b.nc.FlushTimeout(2 * time.Second); err != nil {
+			b.logger.Warn("nats subscription not confirmed yet", "subject", subject, "err", err)
+		}
+	}
 	return nil
 }
 
