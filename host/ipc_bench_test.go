@@ -18,9 +18,18 @@ import (
 //
 //	go test -run '^$' -bench CrossProcessDbEvent -benchtime 2000x ./host/
 func BenchmarkCrossProcessDbEvent(b *testing.B) {
+	benchCrossProcessDbEvent(b, testpeer.EmbeddedNATS(b))
+}
+
+// BenchmarkCrossProcessDbEventNATSServer is the same through Debian's nats-server binary.
+func BenchmarkCrossProcessDbEventNATSServer(b *testing.B) {
+	benchCrossProcessDbEvent(b, testpeer.NATSServer(b))
+}
+
+func benchCrossProcessDbEvent(b *testing.B, natsURL string) {
 	b.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
 	b.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
-	rt1, _, _, base2 := twoNATSProcesses(b, testpeer.EmbeddedNATS(b))
+	rt1, _, _, base2 := twoNATSProcesses(b, natsURL)
 	bob := openTodo(b, base2)
 	sock := bob.dial(b)
 	sock.nextOfType(b, "hello")
