@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,9 @@ type Config struct {
 	// ConnectTimeout bounds the first connection attempt (default 5 s). The host starts
 	// even when it fails: the connection keeps retrying in the background.
 	ConnectTimeout time.Duration
+	// PendingMessages bounds the messages each subscription holds before its handler
+	// takes them (default 65,536; pendingBytes bounds their size).
+	PendingMessages int
 }
 
 // Pending limits of each subscription: past them nats.go drops messages and reports a
@@ -335,7 +339,7 @@ func (b *Bus) subscribe(kind, subject string, handle func([]byte)) error {
 	if err != nil {
 		return fmt.Errorf("ipc: subscribe %s: %w", subject, err)
 	}
-	if err := sub.SetPendingLimits(pendingMessages, pendingBytes); err != nil {
+	if err := sub.SetPendingLimits(cmp.Or(b.cfg.PendingMessages, pendingMessages), pendingBytes); err != nil {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("ipc: pending limits of %s: %w", subject, err)
 	}

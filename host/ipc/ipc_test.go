@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"reflect"
@@ -252,5 +253,46 @@ func TestStartsWithServerDown(t *testing.T) {
 	defer cancel()
 	if err := bus.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+}
+
+// TestSlowConsumer: a process whose handler falls behind by more than its pending limit
+// loses the excess messages, and the loss is counted (gnrhost_ipc_errors_total
+// {kind="slow_consumer"}) rather than growing memory without bound.
+func TestSlowConsumer(t *testing.T) {
+	url := testpeer.EmbeddedNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := metrics.New()
+	slow, err := ipc.Connect(ctx, ipc.Config{URL: url, Site: "ipc-test", Process: "p02", Logger: slog.New(slog.DiscardHandler), Metrics: m, PendingMessages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer func() {
+		close(release)
+		if err := slow.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
+	if err := slow.OnDbEvents(func(ipc.DbEventsMessage) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	fast := startProcess(t, url, "p01")
+	for i := range 50 {
+		if err := fast.bus.PublishDbEvents([]abi.DbEvent{{Table: "todo.item", Action: "U", PKey: fmt.Sprint(i)}}, "", "page"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fast.bus.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// nats.go reports the slow consumer on its own callback goroutine, with no event a
+	// test can wait on: look at the counter until it moves.
+	for testutil.ToFloat64(m.IPCErrors.WithLabelValues("slow_consumer")) < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("no slow consumer counted after 50 messages against a limit of 4")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
