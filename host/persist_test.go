@@ -206,3 +206,40 @@ func TestPersistPageSurvivesRestart(t *testing.T) {
 		t.Fatalf("count after the restart = %d; want 2", n)
 	}
 }
+
+// TestPersistPageAcrossSwap: a swap hands a persist page to the next set of the same
+// process, which goes on saving its snapshot (it does not take its own previous set for
+// another process); another process then rebuilds the latest state.
+func TestPersistPageAcrossSwap(t *testing.T) {
+	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
+	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
+	file := natsPageSet(t, t.TempDir(), testpeer.EmbeddedNATS(t), "counter", ", persist: true")
+	rt1, s1 := startNATSProcess(t, file, 1)
+	_, s2 := startNATSProcess(t, file, 2)
+	c := newCounterClient(t, s1.URL)
+	increment := func() {
+		t.Helper()
+		if code, _, err := c.rpc("increment"); code != 200 || err != nil {
+			t.Fatalf("increment: %d %v", code, err)
+		}
+	}
+	increment()
+	increment()
+	rt1.Current().Pages().FlushSnapshots(context.Background())
+	if _, err := rt1.Swap(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	increment()
+	rt1.Current().Pages().FlushSnapshots(context.Background())
+	if n := rt1.Current().Pages().ResidentCount(); n != 1 {
+		t.Fatalf("after the swap process 1 holds %d pages; want the counter page", n)
+	}
+	from, _ := url.Parse(s1.URL)
+	to, _ := url.Parse(s2.URL)
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(to, c.http.Jar.Cookies(from))
+	moved := &counterClient{http: &http.Client{Jar: jar}, base: s2.URL, pageID: c.pageID}
+	if n := moved.count(t); n != 3 {
+		t.Fatalf("count on process 2 = %d; want 3", n)
+	}
+}

@@ -115,8 +115,17 @@ func (m *Manager) promote(ctx context.Context, r *route, ref pageRef) (*resident
 	}
 	m.mu.Unlock()
 	p := &residentPage{ref: ref, route: r, store: newStore(data)}
+	if m.persists(p) {
+		// Handed over by the previous set of this process: its snapshot goes on from the
+		// revision that set wrote, or the first save would take it for another
+		// process's and let the page go.
+		if _, rev, ok, err := m.cfg.Snapshots.LoadPage(ctx, ref.ID); err == nil && ok {
+			p.snapRev = rev
+		}
+	}
 	p.touch()
 	m.addResident(ctx, p)
+	m.markDirty(p) // what the previous set changed after its last save
 	return p, nil
 }
 
