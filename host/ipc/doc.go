@@ -13,6 +13,8 @@
 //     events, and the global item's store lives in the site's key-value bucket
 //     (GlobalStore), so every process reads the same values. Everything else (users,
 //     connections, pages, datachanges, locks) stays in the process's registry.
+//   - PageSnapshots keeps the snapshots of `persist: true` pages in a second bucket, with
+//     revision-checked writes so one process at a time owns a page.
 //   - StartEmbedded runs a NATS server with JetStream inside the calling process, on a
 //     random loopback port, for a balancer to hand to its children and for a single
 //     process that has no external server.
