@@ -183,14 +183,25 @@ func TestCrossProcessNotify(t *testing.T) {
 			t.Fatalf("%s's frame %v; want the broadcast", name, f)
 		}
 	}
-	for _, bad := range []struct{ body, why string }{
-		{`{"payload":1}`, "neither user nor broadcast"},
-		{`{"user":"x","broadcast":true,"payload":1}`, "both"},
-		{`{"user":"x"}`, "no payload"},
-		{`{"user":"x","payload":"` + strings.Repeat("a", 70<<10) + `"}`, "payload over 64 KiB"},
+	req, _ := http.NewRequest(http.MethodPost, base1+"/_gnr/notify", strings.NewReader(`{"broadcast":true,"payload":1}`))
+	req.Header.Set("Authorization", "Bearer not-the-token-0123456789")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("notify with a wrong token: %v %v; want 401", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	for _, bad := range []struct {
+		body, why string
+		code      int
+	}{
+		{`{"payload":1}`, "neither user nor broadcast", 400},
+		{`{"user":"x","broadcast":true,"payload":1}`, "both", 400},
+		{`{"user":"x"}`, "no payload", 400},
+		{`{"user":"x","payload":"` + strings.Repeat("a", 65<<10) + `"}`, "payload over 64 KiB", 413},
+		{`{"user":"x","payload":"` + strings.Repeat("a", 70<<10) + `"}`, "body over the limit", 413},
 	} {
-		if code, out := postNotify(t, base2, bad.body); code/100 != 4 {
-			t.Errorf("%s: %d %v; want a 4xx", bad.why, code, out)
+		if code, out := postNotify(t, base2, bad.body); code != bad.code {
+			t.Errorf("%s: %d %v; want %d", bad.why, code, out, bad.code)
 		}
 	}
 }

@@ -23,12 +23,22 @@ func (h *Host) postNotify(w http.ResponseWriter, r *http.Request) {
 	if !h.checkEventsToken(w, r, "notify") {
 		return
 	}
-	var req notifyRequest
 	// The body limit is the payload's plus room for the user and the field names.
-	dec := json.NewDecoder(io.LimitReader(r.Body, ipc.MaxNotifyPayloadBytes+4096))
+	const maxBody = ipc.MaxNotifyPayloadBytes + 4096
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "reading the body: " + err.Error()})
+		return
+	}
+	if len(body) > maxBody {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "body too large; the payload may hold 64 KiB", "limit_bytes": ipc.MaxNotifyPayloadBytes})
+		return
+	}
+	var req notifyRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed JSON body (payload at most 64 KiB): " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed JSON body: " + err.Error()})
 		return
 	}
 	payload := bytes.TrimSpace(req.Payload)
