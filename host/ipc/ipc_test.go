@@ -29,7 +29,7 @@ type process struct {
 	metrics *metrics.Metrics
 }
 
-func startProcess(t *testing.T, url, label string) *process {
+func startProcess(t testing.TB, url, label string) *process {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -55,7 +55,7 @@ func startProcess(t *testing.T, url, label string) *process {
 }
 
 // subscribedPage adds a connection and a page subscribed to table.
-func subscribedPage(t *testing.T, reg abi.Registry, id, table string) {
+func subscribedPage(t testing.TB, reg abi.Registry, id, table string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := reg.AddItem(ctx, abi.Item{Register: abi.RegisterConnection, ID: "c-" + id, User: "u-" + id}); err != nil {
