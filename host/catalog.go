@@ -15,15 +15,17 @@ type Catalog struct {
 	Legacy map[string]abi.LegacyFactory
 }
 
-// IPC backends: "local" delivers dbevents inside the one process; "pyro" (the phase 2
+// IPC backends: "local" delivers dbevents inside the one process; "nats" also carries
+// them to the other processes of the site (host/ipc, docs/ipc.md); "pyro" (the phase 2
 // flag) carries them between processes through gnrdaemon (package mailbox).
 const (
 	IPCLocal = "local"
+	IPCNATS  = "nats"
 	IPCPyro  = "pyro"
 )
 
 // IPCBackends this build can run.
-var IPCBackends = []string{IPCLocal, IPCPyro}
+var IPCBackends = []string{IPCLocal, IPCNATS, IPCPyro}
 
 // PluginSetCatalog is the view of the catalog that plugin-set validation needs.
 func (c Catalog) PluginSetCatalog() pluginset.Catalog {

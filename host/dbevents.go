@@ -10,6 +10,22 @@ import (
 	"github.com/gnrhost/gnrhost/abi"
 )
 
+// checkEventsToken answers the request itself (404 when the endpoint is off, 401 without
+// the bearer token of events.token_env) and returns false, or returns true.
+func (h *Host) checkEventsToken(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	if h.eventsToken == "" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the " + endpoint + " endpoint is off; set events.token_env in the plugin set"})
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.eventsToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gnrhost `+endpoint+`"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+		return false
+	}
+	return true
+}
+
 // maxEventsPerPost bounds one POST /_gnr/dbevents.
 const maxEventsPerPost = 1000
 
@@ -23,14 +39,7 @@ type dbeventsRequest struct {
 // subscribed to a table gets them, as if a page handler had published them. It needs
 // the bearer token named by events.token_env; without one configured it is off.
 func (h *Host) postDbEvents(w http.ResponseWriter, r *http.Request) {
-	if h.eventsToken == "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the dbevents endpoint is off; set events.token_env in the plugin set"})
-		return
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.eventsToken)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gnrhost dbevents"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+	if !h.checkEventsToken(w, r, "dbevents") {
 		return
 	}
 	var req dbeventsRequest

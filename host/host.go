@@ -14,6 +14,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/abi"
 	"github.com/gnrhost/gnrhost/host/executor"
+	"github.com/gnrhost/gnrhost/host/ipc"
 	"github.com/gnrhost/gnrhost/host/legacy"
 	"github.com/gnrhost/gnrhost/host/mailbox"
 	"github.com/gnrhost/gnrhost/host/metrics"
@@ -54,6 +55,10 @@ type Options struct {
 	// ids end in "|pNN", and a signed cookie whose connection it does not know is adopted
 	// (the user was moved here by a change of the process count, or its process restarted).
 	Process session.Process
+
+	// ipc, when not nil, is the Runtime's nats link, which outlives sets. Without it a
+	// set with the nats backend connects its own.
+	ipc *ipcLink
 }
 
 // Host runs one plugin set.
@@ -84,10 +89,15 @@ type Host struct {
 	pagesGate   <-chan struct{}
 	pushBuffers *pages.PushBuffers
 	process     session.Process
-	// events is the registry the pages notify and watch dbevents through: the registry
-	// itself, or it wrapped by the ipc backend so events cross processes.
-	events  abi.Registry
-	stopIPC func(context.Context)
+
+	// ipc is the nats link (nil under the local backend); ownIPC: this Host made it.
+	ipc    *ipcLink
+	ownIPC bool
+	// shared is the registry the pages and endpoints use: registry itself, or under the
+	// nats backend registry wrapped so dbevents and the global store are site-wide.
+	shared abi.Registry
+	// stopMailbox stops the pyro backend's mailbox (nil otherwise).
+	stopMailbox func(context.Context)
 }
 
 // New starts the set's plugins and builds the HTTP handler. It fails, having stopped
@@ -145,12 +155,22 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		}
 		h.ownRegistry.Store(true)
 	}
+	h.ipc = opts.ipc
+	if h.ipc == nil {
+		link, err := startIPC(ctx, set, opts.Process, logger, h.metrics)
+		if err != nil {
+			_ = h.closePlugins(context.Background())
+			return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+		}
+		h.ipc, h.ownIPC = link, link != nil
+	}
+	h.shared = sharedRegistry(h.registry, h.ipc)
 	h.metrics.WatchRegistry(func(ctx context.Context) (int, int, int, error) {
 		c, err := h.registry.Counters(ctx)
 		return c.Users, c.Connections, c.Pages, err
 	})
 	h.exec = executor.New(set.Executors.Workers, set.Executors.Queue, h.metrics)
-	if err := h.startIPC(ctx); err != nil {
+	if err := h.startMailbox(ctx); err != nil {
 		_ = h.closePlugins(context.Background())
 		return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
 	}
@@ -176,6 +196,18 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		h.ownWS = true
 	}
 	h.handler = h.routes()
+	if h.ownIPC {
+		// Last: the handlers use the pages and the WebSocket endpoint made above.
+		err := h.ipc.subscribe(func(msg ipc.DbEventsMessage) {
+			ctx, cancel := context.WithTimeout(context.Background(), shortTimeout)
+			defer cancel()
+			h.deliverRemoteDbEvents(ctx, msg)
+		}, func(n ipc.Notice) { deliverNotice(h, n) })
+		if err != nil {
+			_ = h.Close(context.Background())
+			return nil, fmt.Errorf("host: plugin set %s: %w", set.Name, err)
+		}
+	}
 	return h, nil
 }
 
@@ -195,9 +227,21 @@ func (h *Host) startPages(ctx context.Context) error {
 		return err
 	}
 	h.engine = engine
+	var snapshots pages.Snapshots
+	for _, pr := range h.set.Pages {
+		if !pr.Persist {
+			continue
+		}
+		// Persist pages need a store every process reads: only the nats backend has one.
+		if h.ipc == nil {
+			h.logger.Warn("persist: true needs ipc backend nats; the page is not persisted", "route", pr.Route)
+			continue
+		}
+		snapshots = pageSnapshots{h.ipc.bus.Pages()}
+	}
 	h.pages, err = pages.New(ctx, pages.Config{
 		Set:          h.set,
-		Registry:     h.events,
+		Registry:     h.shared,
 		Engine:       engine,
 		Executors:    h.exec,
 		Logger:       h.logger,
@@ -208,6 +252,7 @@ func (h *Host) startPages(ctx context.Context) error {
 		Metrics:      h.metrics,
 		PushBuffers:  h.pushBuffers,
 		Process:      h.process,
+		Snapshots:    snapshots,
 	})
 	return err
 }
@@ -260,8 +305,9 @@ func newSigner(cfg pluginset.Session, logger *slog.Logger) (*session.Signer, err
 // Handler is the public HTTP handler.
 func (h *Host) Handler() http.Handler { return h.handler }
 
-// Registry is the set's registry: stable across plugin restarts.
-func (h *Host) Registry() abi.Registry { return h.registry }
+// Registry is the set's registry as pages see it: stable across plugin restarts; under
+// the nats backend its dbevents and global store are shared with the other processes.
+func (h *Host) Registry() abi.Registry { return h.shared }
 
 // Executors is the pool for blocking work.
 func (h *Host) Executors() *executor.Pool { return h.exec }
@@ -304,6 +350,9 @@ func (h *Host) Close(ctx context.Context) error {
 
 func (h *Host) closePlugins(ctx context.Context) error {
 	var errs []error
+	if h.ownIPC {
+		h.ipc.unsubscribe() // the connection stays for the pages' last snapshots
+	}
 	if h.pages != nil {
 		if err := h.pages.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close pages: %w", err))
@@ -324,8 +373,13 @@ func (h *Host) closePlugins(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if h.stopIPC != nil {
-		h.stopIPC(ctx)
+	if h.stopMailbox != nil {
+		h.stopMailbox(ctx)
+	}
+	if h.ownIPC {
+		if err := h.ipc.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close ipc: %w", err))
+		}
 	}
 	if h.ownRegistry.Load() {
 		if err := h.registry.Close(); err != nil {
@@ -341,23 +395,21 @@ const shortTimeout = 5 * time.Second
 // Set is the plugin set this Host runs.
 func (h *Host) Set() *pluginset.Set { return h.set }
 
-// startIPC puts the set's ipc backend between the pages and the registry for dbevents.
-// "local" (and any backend in a single host without a process number) delivers inside
-// this process only.
-func (h *Host) startIPC(ctx context.Context) error {
-	h.events = h.registry
-	switch h.set.IPC.Backend {
-	case IPCPyro:
-		if h.process == 0 {
-			h.logger.Info("ipc backend pyro in a single host: dbevents stay in this process")
-			return nil
-		}
-		mb, err := mailbox.New(ctx, h.registry, mailbox.Options{Process: h.process, Poll: h.set.IPC.Poll.D(),
-			Logger: h.logger.With("ipc", IPCPyro)})
-		if err != nil {
-			return err
-		}
-		h.events, h.stopIPC = mb, mb.Shutdown
+// startMailbox puts the pyro backend's mailbox between the pages and the registry for
+// dbevents. A single host without a process number has nothing to forward.
+func (h *Host) startMailbox(ctx context.Context) error {
+	if h.set.IPC.Backend != IPCPyro {
+		return nil
 	}
+	if h.process == 0 {
+		h.logger.Info("ipc backend pyro in a single host: dbevents stay in this process")
+		return nil
+	}
+	mb, err := mailbox.New(ctx, h.shared, mailbox.Options{Process: h.process, Poll: h.set.IPC.Poll.D(),
+		Logger: h.logger.With("ipc", IPCPyro)})
+	if err != nil {
+		return err
+	}
+	h.shared, h.stopMailbox = mb, mb.Shutdown
 	return nil
 }

@@ -43,6 +43,7 @@ func (h *Host) routes() http.Handler {
 	r.Get("/_gnr/examples/*", h.instrument(kindGnr, static.ServeHTTP))
 	h.pages.Mount(r, func(kind string, fn http.HandlerFunc) http.HandlerFunc { return h.instrument(kind, h.gated(fn)) })
 	r.Post("/_gnr/dbevents", h.instrument(kindGnr, h.gated(h.postDbEvents)))
+	r.Post("/_gnr/notify", h.instrument(kindGnr, h.postNotify))
 	// Not instrumented: a WebSocket request lasts as long as its connection.
 	r.Get(h.set.WebSocket.Path, h.gated(h.ws.ServeHTTP))
 	if h.proxy != nil {

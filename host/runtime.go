@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gnrhost/gnrhost/host/admin"
+	"github.com/gnrhost/gnrhost/host/ipc"
 	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginset"
@@ -38,6 +39,9 @@ type Runtime struct {
 	// ws and pushes outlive every set: sockets stay open across swaps.
 	ws     *ws.Server
 	pushes *pages.PushBuffers
+	// ipc is the nats link of the first set (nil under the local backend): like the
+	// WebSocket endpoint it outlives swaps, and changing it needs a restart.
+	ipc *ipcLink
 
 	cur atomic.Pointer[generation]
 
@@ -142,17 +146,42 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		Metrics:      rt.metrics,
 		WriteTimeout: opts.Set.WebSocket.WriteTimeout.D(),
 	})
+	if rt.ipc, err = startIPC(ctx, opts.Set, opts.Process, logger, rt.metrics); err != nil {
+		return nil, err
+	}
 	h, err := New(ctx, rt.hostOptions(opts.Set))
 	if err != nil {
+		_ = rt.ipc.close(context.Background())
 		return nil, err
 	}
 	rt.cur.Store(&generation{host: h, since: time.Now()})
+	if rt.ipc != nil {
+		if err := rt.ipc.subscribe(rt.deliverRemoteDbEvents, func(n ipc.Notice) { rt.ws.Notify(n.User, n.Broadcast, n.Payload) }); err != nil {
+			_ = rt.ipc.close(context.Background())
+			_ = h.Close(context.Background())
+			return nil, err
+		}
+	}
 	return rt, nil
+}
+
+// deliverRemoteDbEvents hands another process's dbevents to the running set, counted in
+// its in-flight requests so a swap moves them with the pages.
+func (rt *Runtime) deliverRemoteDbEvents(msg ipc.DbEventsMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), shortTimeout)
+	defer cancel()
+	g, err := rt.enterPages(ctx)
+	if err != nil {
+		rt.logger.Warn("remote dbevents not delivered", "table", msg.Table, "origin", msg.Origin, "err", err)
+		return
+	}
+	defer g.inflight.Done()
+	g.host.deliverRemoteDbEvents(ctx, msg)
 }
 
 func (rt *Runtime) hostOptions(set *pluginset.Set) Options {
 	return Options{Set: set, Catalog: rt.catalog, Logger: rt.logger, Executable: rt.executable,
-		Metrics: rt.metrics, Signer: rt.signer, WebSocket: rt.ws, PushBuffers: rt.pushes, Process: rt.process}
+		Metrics: rt.metrics, Signer: rt.signer, WebSocket: rt.ws, PushBuffers: rt.pushes, Process: rt.process, ipc: rt.ipc}
 }
 
 // Current is the Host of the running set.
@@ -274,8 +303,14 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
+	// Nothing more from the other processes into the plugins that are about to stop;
+	// the connection itself stays until the pages have saved their last snapshots.
+	rt.ipc.unsubscribe()
 	if err := h.closePlugins(drainCtx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := rt.ipc.close(drainCtx); err != nil {
+		errs = append(errs, fmt.Errorf("close ipc: %w", err))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("host: shutdown: %w", errors.Join(errs...))
@@ -292,5 +327,15 @@ func (rt *Runtime) Close(ctx context.Context) error {
 		rt.watchCancel()
 	}
 	_ = rt.ws.Close(ctx)
-	return rt.Current().Close(ctx)
+	rt.ipc.unsubscribe()
+	closeErr := rt.Current().Close(ctx)
+	ipcErr := rt.ipc.close(ctx)
+	rt.ipc = nil
+	if closeErr != nil {
+		return closeErr
+	}
+	if ipcErr != nil {
+		return fmt.Errorf("host: close ipc: %w", ipcErr)
+	}
+	return nil
 }

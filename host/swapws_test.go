@@ -45,7 +45,7 @@ type todoUser struct {
 	jar    http.CookieJar
 }
 
-func openTodo(t *testing.T, base string) *todoUser {
+func openTodo(t testing.TB, base string) *todoUser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	u := &todoUser{http: &http.Client{Jar: jar}, base: base, jar: jar}
@@ -59,7 +59,7 @@ func openTodo(t *testing.T, base string) *todoUser {
 	return u
 }
 
-func (u *todoUser) add(t *testing.T, text string) {
+func (u *todoUser) add(t testing.TB, text string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":%q}}`, u.pageID, text)
 	resp, err := u.http.Post(u.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
@@ -75,7 +75,7 @@ type socket struct {
 	rd   io.Reader
 }
 
-func (u *todoUser) dial(t *testing.T) *socket {
+func (u *todoUser) dial(t testing.TB) *socket {
 	t.Helper()
 	base, _ := url.Parse(u.base)
 	var cookies []string
@@ -96,7 +96,7 @@ func (u *todoUser) dial(t *testing.T) *socket {
 }
 
 // next returns the next frame; a closed socket fails the test with what closed it.
-func (s *socket) next(t *testing.T) map[string]any {
+func (s *socket) next(t testing.TB) map[string]any {
 	t.Helper()
 	_ = s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	data, err := wsutil.ReadServerText(struct {

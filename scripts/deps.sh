@@ -18,6 +18,7 @@ need node nodejs
 need npm npm
 need chromium chromium       # browser tests of the pages and the WebSocket client
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # the production recipe (examples/deploy/nginx.conf)
+need nats-server nats-server   # cross-process dbevents (host/ipc) against the real server
 # Debian's Python sees Debian's packages; the python3 first on PATH may not.
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 /usr/bin/python3 -c 'import gunicorn' 2>/dev/null || need_apt+=(gunicorn)        # legacy-wsgi

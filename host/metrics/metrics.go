@@ -34,6 +34,10 @@ type Metrics struct {
 	Swaps               *prometheus.CounterVec
 	SwapDuration        prometheus.Histogram
 	ConnectionsAdopted  prometheus.Counter
+	IPCMessages         *prometheus.CounterVec
+	IPCErrors           *prometheus.CounterVec
+	IPCConnected        prometheus.Gauge
+	PagesRestored       prometheus.Counter
 
 	registryItems *registryItems
 }
@@ -131,6 +135,22 @@ func New() *Metrics {
 			Name: "gnrhost_connections_adopted_total",
 			Help: "Signed connection cookies taken over by this process (phase 7: users moved here by a change of the process count, or back after a restart).",
 		}),
+		IPCMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_ipc_messages_total",
+			Help: "Cross-process (nats) messages, by kind (dbevents, notify) and direction (published, received).",
+		}, []string{"kind", "direction"}),
+		IPCErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_ipc_errors_total",
+			Help: "Cross-process (nats) failures, by kind (publish, too_large, decode, deliver, slow_consumer, disconnect, kv, async, encode).",
+		}, []string{"kind"}),
+		IPCConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gnrhost_ipc_connected",
+			Help: "1 while the nats connection is up (0 also when the backend is local).",
+		}),
+		PagesRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gnrhost_pages_restored_total",
+			Help: "Persist pages rebuilt from their snapshot by a process that did not know them (phase 7).",
+		}),
 		registryItems: newRegistryItems(),
 	}
 	r.MustRegister(
@@ -141,7 +161,8 @@ func New() *Metrics {
 		m.RegistryOpDuration, m.RegistryOpErrors,
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
-		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.ConnectionsAdopted, m.registryItems,
+		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.ConnectionsAdopted,
+		m.IPCMessages, m.IPCErrors, m.IPCConnected, m.PagesRestored, m.registryItems,
 	)
 	return m
 }

@@ -59,7 +59,15 @@ func (m *Manager) callPage(ctx context.Context, id string, inv invocation) (*out
 	pageRefItem := abi.ItemRef{Register: abi.RegisterPage, ID: id}
 	item, err := m.cfg.Registry.GetItem(ctx, pageRefItem, false)
 	if isNotFound(err) {
-		return nil, ErrPageNotFound
+		if inv.caller == nil {
+			return nil, ErrPageNotFound
+		}
+		// Perhaps a persist page of another process (or of this one before a restart).
+		p, err := m.restore(ctx, *inv.caller, id)
+		if err != nil {
+			return nil, err
+		}
+		return m.callResident(ctx, p, inv)
 	}
 	if err != nil {
 		return nil, err
@@ -107,8 +115,17 @@ func (m *Manager) promote(ctx context.Context, r *route, ref pageRef) (*resident
 	}
 	m.mu.Unlock()
 	p := &residentPage{ref: ref, route: r, store: newStore(data)}
+	if m.persists(p) {
+		// Handed over by the previous set of this process: its snapshot goes on from the
+		// revision that set wrote, or the first save would take it for another
+		// process's and let the page go.
+		if _, rev, ok, err := m.cfg.Snapshots.LoadPage(ctx, ref.ID); err == nil && ok {
+			p.snapRev = rev
+		}
+	}
 	p.touch()
 	m.addResident(ctx, p)
+	m.markDirty(p) // what the previous set changed after its last save
 	return p, nil
 }
 
@@ -136,7 +153,11 @@ func (m *Manager) callResident(ctx context.Context, p *residentPage, inv invocat
 	if err != nil {
 		return nil, err
 	}
-	return m.finish(ctx, p.ref, p, inv, res)
+	out, err := m.finish(ctx, p.ref, p, inv, res)
+	if err == nil && (len(res.Changes) > 0 || len(res.Pushes) > 0) {
+		m.markDirty(p)
+	}
+	return out, err
 }
 
 func (m *Manager) stripe(id string) *sync.Mutex {

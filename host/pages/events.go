@@ -61,7 +61,8 @@ func (m *Manager) deliverNotice(n abi.DbEventNotice, keep func(pageID string) bo
 	shared := m.sharedPages(n.PageIDs)
 	var byRoute map[*route]*sharedEvent
 	for i, id := range n.PageIDs {
-		if !m.ownPage(id) {
+		if !m.ownPage(id) && m.lookupResident(id) == nil {
+			// Another process's page, unless it moved here (a persist page rebuilt).
 			continue
 		}
 		if p := pageAt(shared, i); p != nil {
@@ -202,6 +203,9 @@ func (m *Manager) applyShared(d delivery) bool {
 		for _, data := range res.Pushes {
 			box.add(data)
 		}
+	}
+	if len(res.Changes) > 0 || len(res.Pushes) > 0 {
+		m.markDirty(p)
 	}
 	return true
 }

@@ -108,6 +108,11 @@ func (m *Manager) createPage(ctx context.Context, rt *route, id session.Identity
 	if _, err := m.finish(ctx, ref, nil, invocation{entry: wasm.EntryLoad}, res); err != nil {
 		return nil, nil, err
 	}
+	if rt.resident {
+		if p := m.lookupResident(ref.ID); p != nil {
+			m.markDirty(p) // a persist page's first snapshot: it exists from its load on
+		}
+	}
 	return &ref, res.Reply, nil
 }
 
@@ -231,6 +236,18 @@ func (m *Manager) ClosePage(ctx context.Context, caller session.Identity, pageID
 		}
 		m.closeResident(ctx, p, wasmabi.CloseClient)
 		return nil
+	}
+	if m.cfg.Snapshots != nil {
+		// A persist page this process does not know is rebuilt to be closed here, so its
+		// close entry runs and its snapshot goes.
+		if ok, err := m.cfg.Registry.Exists(ctx, abi.ItemRef{Register: abi.RegisterPage, ID: pageID}); err == nil && !ok {
+			p, err := m.restore(ctx, caller, pageID)
+			if err != nil {
+				return err
+			}
+			m.closeResident(ctx, p, wasmabi.CloseClient)
+			return nil
+		}
 	}
 	input, _ := json.Marshal(map[string]string{"reason": wasmabi.CloseClient})
 	_, err := m.callPage(ctx, pageID, invocation{entry: wasm.EntryClose, input: input, caller: &caller})

@@ -54,6 +54,9 @@ type Config struct {
 	Process session.Process
 	// EventWorkers run dbevent deliveries (default: the set's executor workers).
 	EventWorkers int
+	// Snapshots, when not nil, keeps the snapshots of `persist: true` pages (persist.go);
+	// nil: such pages are not persisted and an unknown page id means reload.
+	Snapshots Snapshots
 }
 
 type route struct {
@@ -89,6 +92,13 @@ type Manager struct {
 	// reasonPrefix marks dbevent reasons this host sent, so its registry watcher skips
 	// its own notices.
 	reasonPrefix string
+
+	// snapDirty are the persist pages changed since their last snapshot (under snapMu);
+	// snapKick wakes the snapshotter, which closes snapDone when it has stopped.
+	snapMu    sync.Mutex
+	snapDirty map[string]*residentPage
+	snapKick  chan struct{}
+	snapDone  chan struct{}
 }
 
 // New loads every route's handler; a module that is refused fails the whole set, naming
@@ -115,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
+		snapDirty: map[string]*residentPage{},
+		snapKick:  make(chan struct{}, 1),
+		snapDone:  make(chan struct{}),
 	}
 	if cfg.PushBuffers == nil {
 		m.cfg.PushBuffers = NewPushBuffers()
@@ -140,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	go m.sweep()
 	go m.watchRegistry()
+	go m.snapshotter()
 	return m, nil
 }
 
@@ -195,6 +209,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	<-m.done
 	<-m.watchDone
 	m.events.close()
+	// After the deliveries: the snapshotter's last flush saves what they changed, and the
+	// pages closed below for shutdown keep their snapshots for another process.
+	<-m.snapDone
 	m.mu.Lock()
 	pages := make([]*residentPage, 0, len(m.resident))
 	for _, p := range m.resident {

@@ -28,6 +28,9 @@ type outbox struct {
 	// restarted host) cannot resume and must reload.
 	epoch string
 	next  uint64
+	// floor: pushes up to it were made by another process before this one rebuilt the
+	// page from its snapshot (persist); they are not here, so a client behind it reloads.
+	floor uint64
 	// ring holds the kept pushes oldest first from head, count of them.
 	ring  []Push
 	head  int
@@ -56,6 +59,17 @@ func newOutbox(size int) *outbox {
 	var b [9]byte
 	_, _ = rand.Read(b[:])
 	return &outbox{epoch: base64.RawURLEncoding.EncodeToString(b[:]), next: 1, max: max(size, 1)}
+}
+
+// resumable reports whether a client that last saw push seq can be given everything
+// after it: nothing it needs has left the ring or was made before the floor, and it has
+// not seen numbers this buffer has not made yet (a snapshot older than what the client
+// saw: the numbers would repeat). The caller holds mu.
+func (o *outbox) resumable(seq uint64) bool {
+	if seq < o.floor || seq >= o.next {
+		return false
+	}
+	return o.count == 0 || o.at(0).Seq <= seq+1
 }
 
 // at is the i-th kept push, oldest first; the caller holds mu.
@@ -104,7 +118,7 @@ func (o *outbox) add(data []byte) uint64 {
 func (o *outbox) since(seq uint64) (pushes []Push, complete bool, wait <-chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	complete = o.count == 0 || o.at(0).Seq <= seq+1
+	complete = o.resumable(seq)
 	for i := range o.count {
 		if p := o.at(i); p.Seq > seq {
 			pushes = append(pushes, *p)
@@ -122,7 +136,7 @@ func (o *outbox) since(seq uint64) (pushes []Push, complete bool, wait <-chan st
 func (o *outbox) each(seq uint64, maxN, maxBytes int, fn func(Push)) Backlog {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	b := Backlog{Closed: o.closed, Complete: o.count == 0 || o.at(0).Seq <= seq+1}
+	b := Backlog{Closed: o.closed, Complete: o.resumable(seq)}
 	first := o.count
 	for i := o.count - 1; i >= 0; i-- {
 		p := o.at(i)

@@ -51,6 +51,25 @@ func (b *PushBuffers) get(pageID string) *outbox {
 	return o
 }
 
+// restore makes the buffer of a page rebuilt from its snapshot: the snapshot's epoch,
+// numbering on after lastSeq, so its client resumes where it was. A buffer this process
+// still holds for the page is kept as it is.
+func (b *PushBuffers) restore(pageID, epoch string, lastSeq uint64) *outbox {
+	b.mu.Lock()
+	if o, ok := b.boxes[pageID]; ok {
+		b.mu.Unlock()
+		return o
+	}
+	b.mu.Unlock()
+	o := b.get(pageID)
+	o.mu.Lock()
+	if o.next == 1 && o.count == 0 && epoch != "" {
+		o.epoch, o.next, o.floor = epoch, lastSeq+1, lastSeq
+	}
+	o.mu.Unlock()
+	return o
+}
+
 // drop removes the page's buffer and tells its WebSocket connections the page is gone.
 func (b *PushBuffers) drop(pageID string) {
 	b.mu.Lock()

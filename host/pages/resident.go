@@ -26,6 +26,9 @@ type residentPage struct {
 	lastUsed atomic.Int64 // unix nanos
 	// box remembers the page's push buffer (pageOutbox).
 	box atomic.Pointer[outbox]
+	// snapRev is the revision of the page's snapshot this process last wrote or claimed
+	// (persist pages; 0: none yet), guarded by mu.
+	snapRev uint64
 }
 
 func (p *residentPage) touch() { p.lastUsed.Store(time.Now().UnixNano()) }
@@ -94,7 +97,13 @@ func (m *Manager) closeResident(ctx context.Context, p *residentPage, reason str
 	if p.route.handler.Wants(wasm.EntryClose) {
 		m.runClose(ctx, p.route, p.ref, p.store, reason)
 	}
+	rev := p.snapRev
 	p.mu.Unlock()
+	if reason != "shutdown" {
+		// Closed for good (by its client, idle, its connection expired): nobody may
+		// rebuild it. A process that shuts down leaves it for the next one.
+		m.dropSnapshot(ctx, p, rev)
+	}
 	m.forgetResident(p)
 	m.dropOutbox(p.ref.ID)
 	if err := m.cfg.Registry.DropItem(ctx, abi.ItemRef{Register: abi.RegisterPage, ID: p.ref.ID}, false); err != nil && !isNotFound(err) {

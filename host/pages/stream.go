@@ -63,7 +63,11 @@ func (m *Manager) Stream(ctx context.Context, caller session.Identity, id string
 	}
 	item, err := m.cfg.Registry.GetItem(ctx, abi.ItemRef{Register: abi.RegisterPage, ID: id}, false)
 	if isNotFound(err) {
-		return nil, ErrPageNotFound
+		// Perhaps a persist page of another process: rebuilt here, its client resumes.
+		if _, err := m.restore(ctx, caller, id); err != nil {
+			return nil, err
+		}
+		return &PushStream{box: m.outboxFor(id)}, nil
 	}
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func testCatalog() Catalog {
 				return dec.Decode(&cfg)
 			},
 		},
-		"ipc": {"local": nil},
+		"ipc": {"local": nil, "nats": nil},
 	}
 }
 
@@ -100,6 +100,11 @@ func TestProblems(t *testing.T) {
 		{"list at top", "- a\n", "(top level): expected a mapping, found a list"},
 		{"bad listen", "listen: nowhere\nregistry: {plugin: registry-mem}\n", `set.yaml:1:9: listen: expected host:port`},
 		{"bad ipc", "registry: {plugin: registry-mem}\nipc: {backend: carrier-pigeon}\n", `set.yaml:2:16: ipc.backend: unknown backend "carrier-pigeon"`},
+		{"nats bad url", "registry: {plugin: registry-mem}\nipc: {backend: nats, url: \"localhost:4222\"}\n", `set.yaml:2:27: ipc.url: expected nats://host:port`},
+		{"url without nats", "registry: {plugin: registry-mem}\nipc: {backend: local, url: \"nats://127.0.0.1:4222\"}\n", `ipc.url: only the nats backend takes a url`},
+		{"nats bad site", "registry: {plugin: registry-mem}\nipc: {backend: nats, site: \"a.b\"}\n", `ipc.site: expected letters, digits`},
+		{"nats cluster url", "registry: {plugin: registry-mem}\nipc: {backend: nats, url: \"nats://a:4222,nats://b:4222\"}\n", ""},
+		{"persist ephemeral", "registry: {plugin: registry-mem}\npages:\n  - {route: /x, plugin: p, persist: true}\n", `pages[0].persist: applies to resident pages`},
 		{"bad origin", "registry: {plugin: registry-mem}\nwebsocket:\n  allowed_origins: [\"example.com\"]\n", `websocket.allowed_origins[0]: expected an origin`},
 		{"bad workers", "registry: {plugin: registry-mem}\nexecutors: {workers: 0}\n", ""},
 		{"page without module", "registry: {plugin: registry-mem}\npages:\n  - route: /x\n", "set.yaml:3:5: pages[0]: expected exactly one of module"},

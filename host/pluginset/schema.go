@@ -124,9 +124,16 @@ type PageRoute struct {
 
 // IPC chooses the cross-process event channel (phases 2 and 7).
 type IPC struct {
+	// Backend is "local" (one process, the default) or "nats" (docs/ipc.md).
 	Backend string `yaml:"backend" required:"true"`
-	URL     string `yaml:"url"`
-	// Poll is how often a process reads its mailbox (backend pyro); default 100ms.
+	// URL of the NATS server (nats only; a comma-separated list for a cluster). Empty:
+	// the GNRHOST_NATS_URL variable, which a balancer sets; without either a single
+	// process starts an embedded server, and several processes refuse to start.
+	URL string `yaml:"url"`
+	// Site names the subjects and key-value bucket (nats only); default: the set's name.
+	// Every process of a site must use the same one.
+	Site string `yaml:"site"`
+	// Poll is how often a process reads its mailbox (pyro only); default 100ms.
 	Poll Duration `yaml:"poll"`
 
 	At Position `yaml:"-"`

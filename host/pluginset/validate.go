@@ -46,8 +46,13 @@ func validate(s *Set, catalog Catalog, where map[string]Position, p *problemList
 		p.add(at("ipc.backend"), "ipc.backend", "backend pyro carries events through gnrdaemon and needs registry.plugin registry-pyro, found %q", s.Registry.Plugin)
 	}
 	if s.IPC.Poll != 0 {
-		checkDuration(p, at, "ipc.poll", s.IPC.Poll, 10*time.Millisecond, time.Minute)
+		if s.IPC.Backend != "pyro" {
+			p.add(at("ipc.poll"), "ipc.poll", "only the pyro backend takes a poll interval; backend is %q", s.IPC.Backend)
+		} else {
+			checkDuration(p, at, "ipc.poll", s.IPC.Poll, 10*time.Millisecond, time.Minute)
+		}
 	}
+	checkIPC(s.IPC, at, p)
 	checkWebSocket(&s.WebSocket, at, p)
 	checkRange(p, at, "executors.workers", s.Executors.Workers, 1, 4096)
 	checkRange(p, at, "executors.queue", s.Executors.Queue, 0, 1<<20)
@@ -130,6 +135,10 @@ func checkPages(s *Set, catalog Catalog, at func(string) Position, p *problemLis
 		checkRange(p, at, key+".max_per_connection", pr.MaxPerConnection, 1, 100000)
 		if pr.Lifecycle != "ephemeral" && pr.Lifecycle != "resident" {
 			p.add(at(key+".lifecycle"), key+".lifecycle", "expected ephemeral or resident, found %q", pr.Lifecycle)
+		} else if pr.Persist && pr.Lifecycle != "resident" {
+			// An ephemeral page's store is in the registry already; persist snapshots what
+			// only a resident page holds in memory.
+			p.add(at(key+".persist"), key+".persist", "applies to resident pages; set lifecycle: resident")
 		}
 	}
 }
@@ -178,5 +187,34 @@ func checkAddr(p *problemList, at func(string) Position, key, addr string) {
 func checkDuration(p *problemList, at func(string) Position, key string, d Duration, lo, hi time.Duration) {
 	if d.D() < lo || d.D() > hi {
 		p.add(at(key), key, "expected a duration from %s to %s, found %s", lo, hi, d.D())
+	}
+}
+
+// checkIPC checks the nats backend's URL and site; other backends take neither.
+func checkIPC(ipc *IPC, at func(string) Position, p *problemList) {
+	if ipc.Backend != "nats" {
+		if ipc.URL != "" {
+			p.add(at("ipc.url"), "ipc.url", "only the nats backend takes a url; backend is %q", ipc.Backend)
+		}
+		if ipc.Site != "" {
+			p.add(at("ipc.site"), "ipc.site", "only the nats backend takes a site; backend is %q", ipc.Backend)
+		}
+		return
+	}
+	if ipc.URL != "" {
+		for _, one := range strings.Split(ipc.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(one))
+			if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
+				p.add(at("ipc.url"), "ipc.url", "expected nats://host:port (or tls://, ws://, wss://; comma-separated for a cluster), found %q", one)
+				break
+			}
+		}
+	}
+	for i := 0; i < len(ipc.Site); i++ {
+		c := ipc.Site[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			p.add(at("ipc.site"), "ipc.site", "expected letters, digits, '_' and '-', found %q", ipc.Site)
+			break
+		}
 	}
 }

@@ -4,6 +4,7 @@
 //   gnr.rpc("increment", {}).then(result => ...)    // Promise of the result
 //   gnr.onPush(message => ...)                       // messages the page pushes
 //   gnr.onStatus(status => ...)                      // "open", "reconnecting", "reload"
+//   gnr.onNotify(note => ...)                        // {payload, broadcast, user}: POST /_gnr/notify
 //
 // The page id comes from <meta name="gnr-page-id">, which the host puts in every page it
 // serves. The client keeps a WebSocket to /_gnr/ws open: pushes arrive there in order,
@@ -18,6 +19,7 @@
   var pageId = meta ? meta.getAttribute("content") : null;
   var pushHandlers = [];
   var statusHandlers = [];
+  var notifyHandlers = [];
   var lastSeq = 0;
   var epoch = "";
   var sock = null;
@@ -88,6 +90,12 @@
         case "reload":
           reload(msg.reason);
           break;
+        case "notify":
+          // Not numbered and not replayed: a notice sent while the socket was down is lost.
+          notifyHandlers.forEach(function (fn) {
+            try { fn({ payload: msg.payload, broadcast: !!msg.broadcast, user: msg.user }); } catch (e) { console.error(e); }
+          });
+          break;
       }
     };
     ws.onclose = function (ev) {
@@ -155,6 +163,7 @@
     rpc: rpc,
     onPush: function (fn) { pushHandlers.push(fn); },
     onStatus: function (fn) { statusHandlers.push(fn); },
+    onNotify: function (fn) { notifyHandlers.push(fn); },
     get connected() { return open; },
     get lastSeq() { return lastSeq; },
     stats: stats,
