@@ -361,3 +361,19 @@ func BenchmarkGetItem(b *testing.B) {
 		}
 	}
 }
+
+// Many calls on one connection, of sizes around and past the read buffer, all pass the
+// daemon's HMAC check (it refuses a bad one) and come back intact: the kept HMAC state and
+// buffers carry nothing from one message into the next.
+func TestManyCallsOneConn(t *testing.T) {
+	_, _, reg := site(t)
+	call(t, reg, "new_connection", []any{"c"}, map[string]any{"user": "u"})
+	for i, n := range []int{0, 100, initialBufSize - 200, initialBufSize, 5 * initialBufSize, 200000, 3, 100} {
+		name := strings.Repeat("n", n)
+		call(t, reg, "update_item", []any{"c", map[string]any{"connection_name": name}}, map[string]any{"register_name": "connection"})
+		got := dict(t, call(t, reg, "get_item", []any{"c"}, map[string]any{"register_name": "connection"}))
+		if got["connection_name"] != name {
+			t.Fatalf("call %d (%d bytes): connection_name has %d bytes", i, n, len(got["connection_name"].(string)))
+		}
+	}
+}
