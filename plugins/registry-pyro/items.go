@@ -19,10 +19,13 @@ const guestKey = "gnrhost_guest"
 
 func isGuestName(user string) bool { return strings.HasPrefix(user, "guest_") }
 
-// itemFrom reads an item dict as gnrdaemon returns it.
+// itemFrom reads an item dict as gnrdaemon returns it. It reads the decoded map[any]any
+// as is: converting it with pyro.Dict first built a second map of every key on each
+// GetItem. None reads as an empty item, as pyro.Dict made it.
 func itemFrom(register abi.RegisterName, v any) (abi.Item, error) {
-	m, err := pyro.Dict(v)
-	if err != nil {
+	m, ok := v.(map[any]any)
+	if !ok && v != nil {
+		_, err := pyro.Dict(v) // its error names what came instead of a dict
 		return abi.Item{}, fmt.Errorf("item: %w", err)
 	}
 	it := abi.Item{

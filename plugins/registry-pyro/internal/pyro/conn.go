@@ -25,7 +25,8 @@ type Conn struct {
 
 	mu     sync.Mutex // one call at a time on the socket
 	nc     net.Conn
-	w      *wire // framing buffers and HMAC state, used under mu
+	w      *wire     // framing buffers and HMAC state, used under mu
+	dec    unpickler // reply decoder with its interned strings, used under mu
 	seq    uint16
 	broken error // set once the stream is out of sync; the Conn is then unusable
 }
@@ -41,7 +42,8 @@ func Dial(ctx context.Context, addr string, hmacKey []byte) (*Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // Pyro4 sets SOCK_NODELAY too: small request/reply messages
 	}
-	c := &Conn{addr: addr, key: append([]byte(nil), hmacKey...), nc: nc, w: newWire(hmacKey)}
+	c := &Conn{addr: addr, key: append([]byte(nil), hmacKey...), nc: nc, w: newWire(hmacKey),
+		dec: unpickler{strs: map[string]any{}}}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
@@ -183,7 +185,7 @@ func (c *Conn) invoke(ctx context.Context, payload ogórek.Tuple, flags uint16) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := Unpickle(body)
+	v, err := c.dec.decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("decode result: %w", err)
 	}
