@@ -195,7 +195,7 @@ func (r *Registry) GetItem(ctx context.Context, ref abi.ItemRef, includeData boo
 		var res []any
 		if includeData {
 			var err error
-			res, err = s.register.Batch(ctx, []pyro.BatchCall{
+			res, err = s.register.BatchRetried(ctx, []pyro.BatchCall{
 				{Method: "get_item", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
 				{Method: "get_item_data", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
 			})
@@ -203,8 +203,9 @@ func (r *Registry) GetItem(ctx context.Context, ref abi.ItemRef, includeData boo
 				return err
 			}
 		} else {
-			// The most frequent call of all: a plain invoke, no batch wrapper.
-			v, err := s.call(ctx, "get_item", []any{ref.ID}, reg(ref.Register, nil))
+			// The most frequent call of all: a plain invoke, no batch wrapper, and
+			// Retried (do repeats reads) so a connection in steady use is not probed.
+			v, err := s.register.CallRetried(ctx, "get_item", []any{ref.ID}, reg(ref.Register, nil))
 			if err != nil {
 				return err
 			}
@@ -236,7 +237,7 @@ func (r *Registry) Exists(ctx context.Context, ref abi.ItemRef) (bool, error) {
 	}
 	var ok bool
 	err := r.do(ctx, "Exists", true, func(ctx context.Context, s *site) error {
-		v, err := s.call(ctx, "exists", []any{ref.ID}, reg(ref.Register, nil))
+		v, err := s.register.CallRetried(ctx, "exists", []any{ref.ID}, reg(ref.Register, nil))
 		ok = v == true
 		return err
 	})

@@ -29,6 +29,8 @@ type Conn struct {
 	dec    unpickler // reply decoder with its interned strings, used under mu
 	seq    uint16
 	broken error // set once the stream is out of sync; the Conn is then unusable
+
+	idleSince time.Time // when the pool got it back; only the pool touches it
 }
 
 // Dial connects to the daemon at addr (host:port) and performs Pyro4's CONNECT
@@ -276,12 +278,17 @@ func (c *Conn) Close() error {
 // alive reports whether an idle connection still looks open: the daemon sends nothing
 // unprompted, so "no data yet" means alive, and EOF or an error means the daemon closed
 // it (it exited or restarted). This keeps a pool from sending a non-idempotent call into
-// a dead socket. Only for idle connections (no call running).
-func (c *Conn) alive() bool {
+// a dead socket. Only for idle connections (no call running). With retried (the caller
+// repeats the call on ErrConnectionBroken) a connection idle for less than probeAfter is
+// taken as open without asking the kernel.
+func (c *Conn) alive(retried bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
 		return false
+	}
+	if retried && time.Since(c.idleSince) < probeAfter {
+		return true
 	}
 	if err := peekClosed(c.nc); err != nil {
 		c.breakWith(fmt.Errorf("%w: idle connection: %w", ErrConnectionBroken, err))

@@ -377,3 +377,34 @@ func TestManyCallsOneConn(t *testing.T) {
 		}
 	}
 }
+
+// The liveness probe and the calls that skip it: a daemon that closed an idle connection
+// between calls is noticed before a plain call (which then goes out on a new connection),
+// while a Retried call on a connection used moments ago goes out without the probe and
+// fails with ErrConnectionBroken, for its caller to repeat.
+func TestProbeSkippedOnlyForRetriedCalls(t *testing.T) {
+	d := testpeer.StartGnrdaemon(t, testKey, 0)
+	f := testpeer.StartForwarder(t, d.Addr)
+	pool := NewPool(f.Addr, []byte(testKey), 1)
+	defer pool.Close()
+	x := &Proxy{pool: pool, object: "GnrDaemon"}
+	if _, err := x.Call(ctxT(t), "ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Cut()
+	if v, err := x.Call(ctxT(t), "ping", nil, nil); err != nil || v != "ping" {
+		t.Fatalf("plain call after the peer closed the idle connection = %v, %v", v, err)
+	}
+	f.Cut()
+	if _, err := x.CallRetried(ctxT(t), "ping", nil, nil); !errors.Is(err, ErrConnectionBroken) {
+		t.Fatalf("retried call on the closed connection: err = %v, want ErrConnectionBroken", err)
+	}
+	// The broken connection left the pool: the repeat dials a new one.
+	if v, err := x.CallRetried(ctxT(t), "ping", nil, nil); err != nil || v != "ping" {
+		t.Fatalf("repeated call = %v, %v", v, err)
+	}
+	f.Cut()
+	if _, err := x.BatchRetried(ctxT(t), []BatchCall{{Method: "ping"}}); !errors.Is(err, ErrConnectionBroken) {
+		t.Fatalf("retried batch on the closed connection: err = %v, want ErrConnectionBroken", err)
+	}
+}
