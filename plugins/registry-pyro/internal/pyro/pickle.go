@@ -28,6 +28,10 @@ var pickleEncoderConfig = &ogórek.EncoderConfig{Protocol: 3, StrictUnicode: tru
 
 // pickleTo appends the pickle of v to buf (Pickle without its own buffer).
 func pickleTo(buf *bytes.Buffer, v any) error {
+	if out, ok := appendFastPickle(buf.AvailableBuffer(), v); ok {
+		buf.Write(out) // AvailableBuffer's bytes: Write only extends the length
+		return nil
+	}
 	conv, err := toPickleable(v)
 	if err != nil {
 		return err
