@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 /usr/bin/python3 -u testdata/gnrdaemon/gnrdaemon.py --host 127.0.0.1 --port 0 --hmac "$key" > "$tmp/daemon.out" 2>&1 &
 daemon_pid=$!
-for _ in $(seq 100); do grep -q '^PORT=' "$tmp/daemon.out" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -qs '^PORT=' "$tmp/daemon.out" && break; sleep 0.05; done
 port=$(sed -n 's/^PORT=//p' "$tmp/daemon.out")
 [ -n "$port" ] || { cat "$tmp/daemon.out"; exit 1; }
 
