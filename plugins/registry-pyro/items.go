@@ -19,10 +19,13 @@ const guestKey = "gnrhost_guest"
 
 func isGuestName(user string) bool { return strings.HasPrefix(user, "guest_") }
 
-// itemFrom reads an item dict as gnrdaemon returns it.
+// itemFrom reads an item dict as gnrdaemon returns it. It reads the decoded map[any]any
+// as is: converting it with pyro.Dict first built a second map of every key on each
+// GetItem. None reads as an empty item, as pyro.Dict made it.
 func itemFrom(register abi.RegisterName, v any) (abi.Item, error) {
-	m, err := pyro.Dict(v)
-	if err != nil {
+	m, ok := v.(map[any]any)
+	if !ok && v != nil {
+		_, err := pyro.Dict(v) // its error names what came instead of a dict
 		return abi.Item{}, fmt.Errorf("item: %w", err)
 	}
 	it := abi.Item{
@@ -192,7 +195,7 @@ func (r *Registry) GetItem(ctx context.Context, ref abi.ItemRef, includeData boo
 		var res []any
 		if includeData {
 			var err error
-			res, err = s.register.Batch(ctx, []pyro.BatchCall{
+			res, err = s.register.BatchRetried(ctx, []pyro.BatchCall{
 				{Method: "get_item", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
 				{Method: "get_item_data", Args: []any{ref.ID}, Kwargs: reg(ref.Register, nil)},
 			})
@@ -200,8 +203,9 @@ func (r *Registry) GetItem(ctx context.Context, ref abi.ItemRef, includeData boo
 				return err
 			}
 		} else {
-			// The most frequent call of all: a plain invoke, no batch wrapper.
-			v, err := s.call(ctx, "get_item", []any{ref.ID}, reg(ref.Register, nil))
+			// The most frequent call of all: a plain invoke, no batch wrapper, and
+			// Retried (do repeats reads) so a connection in steady use is not probed.
+			v, err := s.register.CallRetried(ctx, "get_item", []any{ref.ID}, reg(ref.Register, nil))
 			if err != nil {
 				return err
 			}
@@ -233,7 +237,7 @@ func (r *Registry) Exists(ctx context.Context, ref abi.ItemRef) (bool, error) {
 	}
 	var ok bool
 	err := r.do(ctx, "Exists", true, func(ctx context.Context, s *site) error {
-		v, err := s.call(ctx, "exists", []any{ref.ID}, reg(ref.Register, nil))
+		v, err := s.register.CallRetried(ctx, "exists", []any{ref.ID}, reg(ref.Register, nil))
 		ok = v == true
 		return err
 	})

@@ -109,7 +109,8 @@ func (r *Registry) forget(s *site) {
 
 // do runs fn against the site with the call timeout, retrying once on a fresh site when
 // the daemon connection failed in a way that is safe to repeat: the request was never
-// sent (dial refused), or the call only reads.
+// sent (dial refused), or the call only reads. Only readOnly calls may use the proxies'
+// Retried methods (they count on this retry).
 func (r *Registry) do(ctx context.Context, op string, readOnly bool, fn func(ctx context.Context, s *site) error) error {
 	if r.closed.Load() {
 		return fmt.Errorf("registry-pyro: %s: %w: registry closed", op, abi.ErrUnavailable)

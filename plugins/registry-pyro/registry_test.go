@@ -266,3 +266,39 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 }
+
+// A site register that closed an idle connection between calls: GetItem and Exists skip
+// the liveness probe on a connection used moments ago, fail on it and are retried (they
+// only read); a write is probed first, so it goes out on a new connection. None of them
+// reports an error.
+func TestPeerClosedBetweenCalls(t *testing.T) {
+	d := testpeer.StartGnrdaemon(t, testKey, 0)
+	r0 := newRegistry(t, d, nil)
+	must(t, r0.Ping(ctxT(t)))
+	r0.mu.Lock()
+	uri := r0.cur.uri
+	r0.mu.Unlock()
+	f := testpeer.StartForwarder(t, uri.Addr)
+	path := filepath.Join(t.TempDir(), "sitedaemon.xml")
+	must(t, os.WriteFile(path, []byte(`<?xml version='1.0' encoding='UTF-8'?>
+<GenRoBag><params register_uri="PYRO:`+uri.Object+`@`+f.Addr+`" main_uri="PYRO:SiteRegisterServer@x:1" pid="123::L"/></GenRoBag>`), 0o600))
+	r := newRegistry(t, d, func(c *Config) { c.SitedaemonXML = path; c.PoolSize = 1 })
+	ctx := ctxT(t)
+	ref := addPage(t, r, "p1")
+	for i := range 3 {
+		f.Cut()
+		if it, err := r.GetItem(ctx, ref, false); err != nil || it.ID != ref.ID {
+			t.Fatalf("round %d: GetItem after the peer closed the connection = %+v, %v", i, it, err)
+		}
+		f.Cut()
+		if it, err := r.GetItem(ctx, ref, true); err != nil || it.ID != ref.ID {
+			t.Fatalf("round %d: GetItem with data after the peer closed the connection = %+v, %v", i, it, err)
+		}
+		f.Cut()
+		if ok, err := r.Exists(ctx, ref); err != nil || !ok {
+			t.Fatalf("round %d: Exists after the peer closed the connection = %v, %v", i, ok, err)
+		}
+		f.Cut()
+		must(t, r.SetData(ctx, ref, "form.title", json.RawMessage(`"x"`)))
+	}
+}

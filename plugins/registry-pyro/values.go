@@ -141,9 +141,10 @@ func jsonableList[S ~[]any](in S) ([]any, error) {
 	return out, nil
 }
 
-// field helpers read an item dict as gnrdaemon returns it.
+// field helpers read an item dict as gnrdaemon returns it: decoded (map[any]any) or
+// converted by pyro.Dict (map[string]any).
 
-func str(m map[string]any, key string) string {
+func str[K comparable](m map[K]any, key K) string {
 	switch v := m[key].(type) {
 	case string:
 		return v
@@ -171,7 +172,7 @@ func joinComma(parts []string) string {
 	return b.String()
 }
 
-func ts(m map[string]any, key string) time.Time {
+func ts[K comparable](m map[K]any, key K) time.Time {
 	t, _ := m[key].(time.Time)
 	return t
 }

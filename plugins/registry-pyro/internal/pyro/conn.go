@@ -1,7 +1,6 @@
 package pyro
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,9 +25,12 @@ type Conn struct {
 
 	mu     sync.Mutex // one call at a time on the socket
 	nc     net.Conn
-	br     *bufio.Reader
+	w      *wire     // framing buffers and HMAC state, used under mu
+	dec    unpickler // reply decoder with its interned strings, used under mu
 	seq    uint16
 	broken error // set once the stream is out of sync; the Conn is then unusable
+
+	idleSince time.Time // when the pool got it back; only the pool touches it
 }
 
 // Dial connects to the daemon at addr (host:port) and performs Pyro4's CONNECT
@@ -42,7 +44,8 @@ func Dial(ctx context.Context, addr string, hmacKey []byte) (*Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // Pyro4 sets SOCK_NODELAY too: small request/reply messages
 	}
-	c := &Conn{addr: addr, key: append([]byte(nil), hmacKey...), nc: nc, br: bufio.NewReader(nc)}
+	c := &Conn{addr: addr, key: append([]byte(nil), hmacKey...), nc: nc, w: newWire(hmacKey),
+		dec: unpickler{strs: map[string]any{}}}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
@@ -59,11 +62,7 @@ func Dial(ctx context.Context, addr string, hmacKey []byte) (*Conn, error) {
 // _pyroHandshake, METADATA off so no object id and no FLAGS_META_ON_CONNECT) with the
 // current sequence number (0), and expects CONNECTOK.
 func (c *Conn) handshake(ctx context.Context) error {
-	data, err := Pickle(map[string]any{"handshake": "hello"})
-	if err != nil {
-		return err
-	}
-	reply, err := c.roundTrip(ctx, &message{Type: MsgConnect, Serializer: SerializerPickle, Seq: c.seq, Data: data})
+	reply, err := c.roundTrip(ctx, MsgConnect, 0, map[string]any{"handshake": "hello"})
 	if err != nil {
 		return fmt.Errorf("pyro: connect %s: %w", c.addr, err)
 	}
@@ -163,16 +162,14 @@ func (c *Conn) Batch(ctx context.Context, objectID string, calls []BatchCall) ([
 	return results, nil
 }
 
-// invoke sends one INVOKE with the pickled payload and returns the decoded result.
+// invoke sends one INVOKE with the pickled payload and returns the decoded result. The
+// reply's data lives in the connection's read buffer, so it is decoded under c.mu
+// (Unpickle copies what it keeps).
 func (c *Conn) invoke(ctx context.Context, payload ogórek.Tuple, flags uint16) (any, error) {
-	data, err := Pickle(payload)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++ // Pyro4 increments before sending; the handshake used 0
-	reply, err := c.roundTrip(ctx, &message{Type: MsgInvoke, Serializer: SerializerPickle, Seq: c.seq, Flags: flags, Data: data})
+	reply, err := c.roundTrip(ctx, MsgInvoke, flags, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +187,7 @@ func (c *Conn) invoke(ctx context.Context, payload ogórek.Tuple, flags uint16) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := Unpickle(body)
+	v, err := c.dec.decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("decode result: %w", err)
 	}
@@ -200,17 +197,18 @@ func (c *Conn) invoke(ctx context.Context, payload ogórek.Tuple, flags uint16) 
 	return v, nil
 }
 
-// roundTrip writes req and reads one reply with the same sequence number, under the
-// context's deadline. Any I/O or framing failure breaks the connection: after it the
-// stream position is unknown. Called with c.mu held (or before c is shared).
-func (c *Conn) roundTrip(ctx context.Context, req *message) (*message, error) {
+// roundTrip sends a message of type typ with sequence number c.seq and the pickle of v
+// as data, and reads one reply with the same sequence number, under the context's
+// deadline. Any I/O or framing failure breaks the connection: after it the stream
+// position is unknown. Called with c.mu held (or before c is shared).
+func (c *Conn) roundTrip(ctx context.Context, typ, flags uint16, v any) (*message, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	raw, err := req.encode(c.key)
+	raw, err := c.w.encode(typ, flags, c.seq, v)
 	if err != nil {
 		return nil, err
 	}
@@ -224,15 +222,15 @@ func (c *Conn) roundTrip(ctx context.Context, req *message) (*message, error) {
 	if _, err := c.nc.Write(raw); err != nil {
 		return nil, c.ioError(ctx, "write", err)
 	}
-	reply, err := readMessage(c.br, c.key)
+	reply, err := c.w.read(c.nc)
 	if err != nil {
 		if errors.Is(err, ErrHMACMismatch) {
 			return nil, c.breakWith(err)
 		}
 		return nil, c.ioError(ctx, "read", err)
 	}
-	if reply.Seq != req.Seq {
-		return nil, c.breakWith(fmt.Errorf("%w: reply sequence %d, want %d", ErrProtocol, reply.Seq, req.Seq))
+	if reply.Seq != c.seq {
+		return nil, c.breakWith(fmt.Errorf("%w: reply sequence %d, want %d", ErrProtocol, reply.Seq, c.seq))
 	}
 	return reply, nil
 }
@@ -280,16 +278,17 @@ func (c *Conn) Close() error {
 // alive reports whether an idle connection still looks open: the daemon sends nothing
 // unprompted, so "no data yet" means alive, and EOF or an error means the daemon closed
 // it (it exited or restarted). This keeps a pool from sending a non-idempotent call into
-// a dead socket. Only for idle connections (no call running).
-func (c *Conn) alive() bool {
+// a dead socket. Only for idle connections (no call running). With retried (the caller
+// repeats the call on ErrConnectionBroken) a connection idle for less than probeAfter is
+// taken as open without asking the kernel.
+func (c *Conn) alive(retried bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
 		return false
 	}
-	if c.br.Buffered() > 0 {
-		c.breakWith(fmt.Errorf("%w: unsolicited data from daemon", ErrProtocol))
-		return false
+	if retried && time.Since(c.idleSince) < probeAfter {
+		return true
 	}
 	if err := peekClosed(c.nc); err != nil {
 		c.breakWith(fmt.Errorf("%w: idle connection: %w", ErrConnectionBroken, err))

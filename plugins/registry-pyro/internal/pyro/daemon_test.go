@@ -361,3 +361,50 @@ func BenchmarkGetItem(b *testing.B) {
 		}
 	}
 }
+
+// Many calls on one connection, of sizes around and past the read buffer, all pass the
+// daemon's HMAC check (it refuses a bad one) and come back intact: the kept HMAC state and
+// buffers carry nothing from one message into the next.
+func TestManyCallsOneConn(t *testing.T) {
+	_, _, reg := site(t)
+	call(t, reg, "new_connection", []any{"c"}, map[string]any{"user": "u"})
+	for i, n := range []int{0, 100, initialBufSize - 200, initialBufSize, 5 * initialBufSize, 200000, 3, 100} {
+		name := strings.Repeat("n", n)
+		call(t, reg, "update_item", []any{"c", map[string]any{"connection_name": name}}, map[string]any{"register_name": "connection"})
+		got := dict(t, call(t, reg, "get_item", []any{"c"}, map[string]any{"register_name": "connection"}))
+		if got["connection_name"] != name {
+			t.Fatalf("call %d (%d bytes): connection_name has %d bytes", i, n, len(got["connection_name"].(string)))
+		}
+	}
+}
+
+// The liveness probe and the calls that skip it: a daemon that closed an idle connection
+// between calls is noticed before a plain call (which then goes out on a new connection),
+// while a Retried call on a connection used moments ago goes out without the probe and
+// fails with ErrConnectionBroken, for its caller to repeat.
+func TestProbeSkippedOnlyForRetriedCalls(t *testing.T) {
+	d := testpeer.StartGnrdaemon(t, testKey, 0)
+	f := testpeer.StartForwarder(t, d.Addr)
+	pool := NewPool(f.Addr, []byte(testKey), 1)
+	defer pool.Close()
+	x := &Proxy{pool: pool, object: "GnrDaemon"}
+	if _, err := x.Call(ctxT(t), "ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Cut()
+	if v, err := x.Call(ctxT(t), "ping", nil, nil); err != nil || v != "ping" {
+		t.Fatalf("plain call after the peer closed the idle connection = %v, %v", v, err)
+	}
+	f.Cut()
+	if _, err := x.CallRetried(ctxT(t), "ping", nil, nil); !errors.Is(err, ErrConnectionBroken) {
+		t.Fatalf("retried call on the closed connection: err = %v, want ErrConnectionBroken", err)
+	}
+	// The broken connection left the pool: the repeat dials a new one.
+	if v, err := x.CallRetried(ctxT(t), "ping", nil, nil); err != nil || v != "ping" {
+		t.Fatalf("repeated call = %v, %v", v, err)
+	}
+	f.Cut()
+	if _, err := x.BatchRetried(ctxT(t), []BatchCall{{Method: "ping"}}); !errors.Is(err, ErrConnectionBroken) {
+		t.Fatalf("retried batch on the closed connection: err = %v, want ErrConnectionBroken", err)
+	}
+}

@@ -16,16 +16,30 @@ import (
 // Protocol 3 with StrictUnicode: every Go string becomes a Python 3 str even when it is
 // not ASCII (protocol 2 would send py2 byte strings that Python 3 decodes as ASCII).
 func Pickle(v any) ([]byte, error) {
-	conv, err := toPickleable(v)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := pickleTo(&buf, v); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 3, StrictUnicode: true})
-	if err := enc.Encode(conv); err != nil {
-		return nil, fmt.Errorf("pickle: %w", err)
-	}
 	return buf.Bytes(), nil
+}
+
+// pickleEncoderConfig is shared: the encoder only reads it.
+var pickleEncoderConfig = &ogórek.EncoderConfig{Protocol: 3, StrictUnicode: true}
+
+// pickleTo appends the pickle of v to buf (Pickle without its own buffer).
+func pickleTo(buf *bytes.Buffer, v any) error {
+	if out, ok := appendFastPickle(buf.AvailableBuffer(), v); ok {
+		buf.Write(out) // AvailableBuffer's bytes: Write only extends the length
+		return nil
+	}
+	conv, err := toPickleable(v)
+	if err != nil {
+		return err
+	}
+	if err := ogórek.NewEncoderWithConfig(buf, pickleEncoderConfig).Encode(conv); err != nil {
+		return fmt.Errorf("pickle: %w", err)
+	}
+	return nil
 }
 
 // toPickleable rewrites the values og-rek would get wrong: time.Time (a struct og-rek

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,28 +78,57 @@ const (
 )
 
 // Mutable containers are pointers while decoding: APPEND on a list that the memo also
-// holds must change the one list both see (a Go slice header would not).
+// holds must change the one list both see (a Go slice header would not). A dict is one
+// too so that its map is made at its first SETITEMS, sized for the items (an empty map
+// grown key by key rehashed several times per reply). out/done are finish's: the public
+// form, made once, so shared references stay shared and cycles end.
 type (
-	pyList struct{ items []any }
-	pySet  struct{ items []any }
-	mark   struct{}
+	pyList struct {
+		items []any
+		out   []any
+		done  bool
+	}
+	pyDict struct {
+		m    map[any]any // nil until the first item
+		done bool
+	}
+	pySet struct{ items []any }
+	mark  struct{}
 )
 
 // Unpickle decodes one pickle (protocols 0-5, without out-of-band buffers) into Go values;
-// see values.go for the mapping. It never runs code: classes become *Object.
+// see values.go for the mapping. It never runs code: classes become *Object. The result
+// shares no memory with data.
 func Unpickle(data []byte) (any, error) {
-	u := unpickler{data: data}
+	var u unpickler
+	return u.decode(data)
+}
+
+// decode is Unpickle on a reusable unpickler: a connection keeps one, so its stack, memo
+// and interned strings carry over from one reply to the next. Not safe for concurrent use.
+func (u *unpickler) decode(data []byte) (any, error) {
+	u.data, u.pos = data, 0
 	v, err := u.run()
+	// Drop the references the reused slices hold, so a reply's values do not outlive
+	// their use through the decoder.
+	clear(u.stack[:cap(u.stack)])
+	clear(u.memo[:cap(u.memo)])
+	u.data, u.stack, u.memo, u.memoLen = nil, u.stack[:0], u.memo[:0], 0
 	if err != nil {
 		return nil, fmt.Errorf("unpickle: %w", err)
 	}
-	return finish(v, &finishState{lists: map[*pyList][]any{}, seen: map[uintptr]bool{}}), nil
+	var st finishState
+	return finish(v, &st), nil
 }
 
 type unpickler struct {
 	data  []byte
 	pos   int
 	stack []any
+	// strs interns short strings as ready-made interface values: the same dict keys (and
+	// many values) come back in every reply, and a fresh string boxed in an any is two
+	// allocations. nil (Unpickle's one-shot decoder) interns nothing.
+	strs map[string]any
 	// memo is indexed by memo id: pickles number them from 0 up, so a slice beats a map
 	// (the decoder's hottest structure). memoLen counts the ids set, which is what MEMOIZE
 	// uses as the next id (len(memo) in Python's unpickler).
@@ -118,7 +147,7 @@ func (u *unpickler) memoPut(idx int, v any) error {
 		return fmt.Errorf("memo id %d out of range", idx)
 	}
 	if idx >= len(u.memo) {
-		u.memo = append(u.memo, make([]memoSlot, idx+1-len(u.memo))...)
+		u.memo = slices.Grow(u.memo, idx+1-len(u.memo))[:idx+1] // slots past the old length were cleared
 	}
 	if !u.memo[idx].set {
 		u.memoLen++
@@ -181,9 +210,19 @@ func (u *unpickler) top() (any, error) {
 
 // popMark pops everything above the topmost mark, and the mark.
 func (u *unpickler) popMark() ([]any, error) {
+	items, err := u.popMarkView()
+	if err != nil {
+		return nil, err
+	}
+	return append([]any(nil), items...), nil
+}
+
+// popMarkView is popMark without the copy, for opcodes that only read the items: they
+// stay in the stack's array and are valid until the next push.
+func (u *unpickler) popMarkView() ([]any, error) {
 	for i := len(u.stack) - 1; i >= 0; i-- {
 		if _, ok := u.stack[i].(mark); ok {
-			items := append([]any(nil), u.stack[i+1:]...)
+			items := u.stack[i+1:]
 			u.stack = u.stack[:i]
 			return items, nil
 		}
@@ -298,7 +337,7 @@ func (u *unpickler) step(op byte) error {
 			v, err = u.pop()
 			items = []any{v}
 		} else {
-			items, err = u.popMark()
+			items, err = u.popMarkView() // appended (copied) below before any push
 		}
 		if err != nil {
 			return err
@@ -335,45 +374,50 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(t)
 	case opEmptyDict:
-		u.push(map[any]any{})
+		u.push(&pyDict{})
 	case opDict:
-		items, err := u.popMark()
+		items, err := u.popMarkView()
 		if err != nil {
 			return err
 		}
-		m := map[any]any{}
-		if err := setItems(m, items); err != nil {
+		d := &pyDict{}
+		if err := setItems(d, items); err != nil {
 			return err
 		}
-		u.push(m)
+		u.push(d)
 	case opSetItem, opSetItems:
 		var items []any
 		var err error
 		if op == opSetItem {
-			var k, v any
-			if v, err = u.pop(); err == nil {
-				k, err = u.pop()
+			if len(u.stack) < 2 {
+				return errors.New("stack underflow")
 			}
-			items = []any{k, v}
+			items = u.stack[len(u.stack)-2:]
+			u.stack = u.stack[:len(u.stack)-2]
 		} else {
-			items, err = u.popMark()
+			items, err = u.popMarkView()
 		}
 		if err != nil {
 			return err
+		}
+		for _, it := range items {
+			if _, ok := it.(mark); ok {
+				return errors.New("unexpected mark")
+			}
 		}
 		t, err := u.top()
 		if err != nil {
 			return err
 		}
-		m, ok := t.(map[any]any)
+		d, ok := t.(*pyDict)
 		if !ok {
 			return fmt.Errorf("setitem on %T", t)
 		}
-		return setItems(m, items)
+		return setItems(d, items)
 	case opEmptySet:
 		u.push(&pySet{})
 	case opAddItems:
-		items, err := u.popMark()
+		items, err := u.popMarkView() // appended (copied) below before any push
 		if err != nil {
 			return err
 		}
@@ -457,12 +501,13 @@ func (u *unpickler) step(op byte) error {
 		if !ok {
 			return fmt.Errorf("build on %T", t)
 		}
-		if cur, ok := obj.State.(map[any]any); ok {
-			if add, ok := state.(map[any]any); ok {
-				for k, v := range add {
-					cur[k] = v
+		if cur, ok := obj.State.(*pyDict); ok {
+			if add, ok := state.(*pyDict); ok {
+				var items []any
+				for k, v := range add.m {
+					items = append(items, k, v)
 				}
-				return nil
+				return setItems(cur, items)
 			}
 		}
 		obj.State = state
@@ -546,9 +591,32 @@ func (u *unpickler) sized(op byte) error {
 	case opByteArray8:
 		u.push(append([]byte(nil), b...))
 	default: // str (and py2 str, taken as UTF-8 text)
-		u.push(string(b))
+		u.push(u.str(b))
 	}
 	return nil
+}
+
+// Bounds of the string interning: short strings only (keys and the like), and a table
+// that stops growing when full, so a stream of unique values (ids, timestamps) costs a
+// bounded amount of memory and the strings that repeat, met first, stay.
+const (
+	maxInternLen = 40
+	maxInterned  = 512
+)
+
+// str returns b as a string in an interface value, interned when u has a table.
+func (u *unpickler) str(b []byte) any {
+	if u.strs == nil || len(b) > maxInternLen {
+		return string(b)
+	}
+	if v, ok := u.strs[string(b)]; ok { // no allocation for the lookup key
+		return v
+	}
+	var v any = string(b)
+	if len(u.strs) < maxInterned {
+		u.strs[v.(string)] = v
+	}
+	return v
 }
 
 func (u *unpickler) textInt(op byte) error {
@@ -595,18 +663,21 @@ func normInt(v *big.Int) any {
 	return v
 }
 
-func setItems(m map[any]any, items []any) error {
+func setItems(d *pyDict, items []any) error {
 	if len(items)%2 != 0 {
 		return errors.New("odd number of dict items")
+	}
+	if d.m == nil {
+		d.m = make(map[any]any, len(items)/2)
 	}
 	for i := 0; i < len(items); i += 2 {
 		k := items[i]
 		switch k.(type) {
-		case ogórek.Tuple, *pyList, map[any]any, *pySet, []byte, *Object:
+		case ogórek.Tuple, *pyList, *pyDict, *pySet, []byte, *Object:
 			// Go maps cannot hold these keys; gnrdaemon's dicts are keyed by strings.
 			return fmt.Errorf("dict key of type %T not supported", k)
 		}
-		m[k] = items[i+1]
+		d.m[k] = items[i+1]
 	}
 	return nil
 }
@@ -654,7 +725,7 @@ func construct(cls ogórek.Class, args ogórek.Tuple, newobj bool) (any, error) 
 			}
 		}
 	case "collections.OrderedDict":
-		return map[any]any{}, nil
+		return &pyDict{}, nil
 	}
 	return &Object{Class: cls, Args: args}, nil
 }
@@ -677,11 +748,10 @@ func decodeDatetime(b []byte, dateOnly bool) (time.Time, error) {
 		int(b[4]), int(b[5]), int(b[6]), us*1000, time.Local), nil
 }
 
-// finishState remembers what finish converted: one Go slice per Python list so shared
-// references stay shared, and the maps and objects already walked so cycles end.
+// finishState remembers the objects finish already walked, so cycles through them end
+// (lists and dicts carry their own mark). Made on the first object: most replies have none.
 type finishState struct {
-	lists map[*pyList][]any
-	seen  map[uintptr]bool
+	seen map[*Object]bool
 }
 
 // finish replaces the decoding-time containers with their public forms. A list that
@@ -689,15 +759,29 @@ type finishState struct {
 func finish(v any, st *finishState) any {
 	switch x := v.(type) {
 	case *pyList:
-		if out, ok := st.lists[x]; ok {
-			return out
+		if x.done {
+			return x.out
 		}
-		out := make([]any, len(x.items))
-		st.lists[x] = out
+		x.done = true
+		x.out = make([]any, len(x.items))
 		for i, it := range x.items {
-			out[i] = finish(it, st)
+			x.out[i] = finish(it, st)
 		}
-		return out
+		return x.out
+	case *pyDict:
+		if x.m == nil {
+			x.m = map[any]any{}
+		}
+		if x.done {
+			return x.m
+		}
+		x.done = true
+		for k, it := range x.m {
+			if needsFinish(it) { // assigning every value back costs a map write each
+				x.m[k] = finish(it, st)
+			}
+		}
+		return x.m
 	case *pySet:
 		out := make(Set, len(x.items))
 		for i, it := range x.items {
@@ -710,25 +794,26 @@ func finish(v any, st *finishState) any {
 			out[i] = finish(it, st)
 		}
 		return out
-	case map[any]any:
-		p := reflect.ValueOf(x).Pointer()
-		if st.seen[p] {
-			return x
-		}
-		st.seen[p] = true
-		for k, it := range x {
-			x[k] = finish(it, st)
-		}
-		return x
 	case *Object:
-		p := reflect.ValueOf(x).Pointer()
-		if st.seen[p] {
+		if st.seen[x] {
 			return x
 		}
-		st.seen[p] = true
+		if st.seen == nil {
+			st.seen = map[*Object]bool{}
+		}
+		st.seen[x] = true
 		x.Args, _ = finish(x.Args, st).(ogórek.Tuple)
 		x.State = finish(x.State, st)
 		return x
 	}
 	return v
+}
+
+// needsFinish reports whether finish would replace v.
+func needsFinish(v any) bool {
+	switch v.(type) {
+	case *pyList, *pyDict, *pySet, ogórek.Tuple, *Object:
+		return true
+	}
+	return false
 }
