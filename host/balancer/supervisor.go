@@ -50,6 +50,15 @@ const EnvBalancerPID = "GNRHOST_BALANCER_PID"
 // exec.Cmd.ExtraFiles.
 const ListenFD = 3
 
+// copyBuffers lends the proxies their body copy buffers: without a pool each proxied
+// response allocates 32 KB, which on small RPCs is most of the balancer's garbage.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+
 // childSpec is how the supervisor runs host processes.
 type childSpec struct {
 	executable string
@@ -124,6 +133,7 @@ func newChild(n int, spec *childSpec) (*child, error) {
 			pr.SetXForwarded()
 		},
 		Transport:    c.transport,
+		BufferPool:   copyBuffers,
 		ErrorHandler: c.proxyFailed,
 		ErrorLog:     slog.NewLogLogger(c.logger.Handler(), slog.LevelDebug),
 	}

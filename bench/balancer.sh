@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The local balancer (phase 7), every side in one run, with ratios (bench/balancerload):
+#  - a CPU-bound WASM RPC (bench/spin) through the balancer with 1 vs 2 host processes;
+#  - a cheap RPC straight to one host vs through the balancer to one process;
+#  - the share of users moved by `gnrhost scale 4` from 3 processes.
+#   bench/balancer.sh [balancerload flags, e.g. -duration 5s -conc 8 -instances 1]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/gnrhost" ./cmd/gnrhost
+go build -o "$tmp/balancerload" ./bench/balancerload
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+"$tmp/balancerload" -gnrhost "$tmp/gnrhost" -root . "$@"
