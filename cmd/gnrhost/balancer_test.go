@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -247,6 +249,19 @@ func TestLocalBalancer(t *testing.T) {
 		}
 	}
 
+	t.Run("the balancer enforces the set's header limit", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, h.URL("/counter"), nil)
+		req.Header.Set("X-Big", strings.Repeat("x", 2<<20))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get(balancer.ProcessHeader) != "" {
+			t.Errorf("2 MB of headers: %d from process %q, want 431 from the balancer itself", resp.StatusCode, resp.Header.Get(balancer.ProcessHeader))
+		}
+	})
+
 	t.Run("scale to 4 moves about a quarter of the users", func(t *testing.T) {
 		code, out, errOut := runCLI("scale", "--listen", h.Addr, "4")
 		if code != exitOK {
@@ -415,4 +430,31 @@ func TestLocalBalancerUsageErrors(t *testing.T) {
 	if strings.Contains(out, "listen-fd") || !strings.Contains(out, "local-balancer") {
 		t.Errorf("serve --help:\n%s", out)
 	}
+}
+
+// A set its processes cannot run (here a module that is not WASM) stops the balancer
+// with the processes' error, instead of restarting them until the ready timeout.
+func TestLocalBalancerFailsWhenProcessesCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	module := filepath.Join(dir, "broken.wasm")
+	if err := os.WriteFile(module, []byte("not wasm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set := filepath.Join(dir, "broken.yaml")
+	yml := fmt.Sprintf("registry: {plugin: registry-mem}\npages:\n  - {route: /broken, module: %s}\n", module)
+	if err := os.WriteFile(set, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testpeer.Gnrhost(t), "serve", "--plugins", set, "--listen", "127.0.0.1:0",
+		"--local-balancer", "--max-processes", "2", "--restart-backoff", "10ms")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFail {
+		t.Fatalf("exit %v, want %d; output:\n%s", err, exitFail, out)
+	}
+	if !strings.Contains(string(out), "before it was ever ready") {
+		t.Errorf("output lacks the reason:\n%s", out)
+	}
+	t.Logf("failed in %s", time.Since(start))
 }

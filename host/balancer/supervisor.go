@@ -96,7 +96,9 @@ type child struct {
 	pid      int
 	restarts int
 	lastErr  string
-	changed  chan struct{} // closed and replaced on every state change
+	// everReady: the slot's process answered /readyz 200 at least once.
+	everReady bool
+	changed   chan struct{} // closed and replaced on every state change
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the supervising goroutine ends
@@ -324,6 +326,7 @@ func (c *child) polled(gen int, ready bool) State {
 	}
 	switch {
 	case ready && c.state != StateReady:
+		c.everReady = true
 		c.logger.Info("host process ready", "pid", c.pid)
 		c.setStateLocked(StateReady)
 	case !ready && c.state == StateReady:
@@ -362,17 +365,26 @@ func (c *child) State() State {
 	return c.state
 }
 
+// maxStartFailures: a new process that dies this many times more before it is ever ready
+// fails the start or scale that wanted it.
+const maxStartFailures = 2
+
 // waitReady waits until the process is ready, or ctx ends.
 func (c *child) waitReady(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		state, changed, lastErr := c.state, c.changed, c.lastErr
+		failing := !c.everReady && c.restarts >= maxStartFailures
 		c.mu.Unlock()
-		switch state {
-		case StateReady:
+		switch {
+		case state == StateReady:
 			return nil
-		case StateStopped:
+		case state == StateStopped:
 			return fmt.Errorf("process %02d stopped", c.number)
+		case state == StateDown && failing:
+			// A set the processes cannot run (a module missing, a port taken) would
+			// otherwise be retried until the ready timeout.
+			return fmt.Errorf("process %02d exited %d times before it was ever ready; last error: %s", c.number, maxStartFailures+1, lastErr)
 		}
 		select {
 		case <-changed:
