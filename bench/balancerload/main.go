@@ -268,11 +268,17 @@ type result struct {
 	// cpu is the CPU time the measured process (the balancer, or the direct host) used
 	// per call: its own process only, not its children.
 	cpu time.Duration
+	// hostsCPU is the CPU time the host processes behind a balancer used per call.
+	hostsCPU time.Duration
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%7.0f req/s  p50 %6.0f us  p99 %6.0f us  front process CPU %4.0f us/call  (%d calls; users per process %v)",
-		r.rps, float64(r.p50)/1e3, float64(r.p99)/1e3, float64(r.cpu)/1e3, r.calls, r.perProc)
+	hosts := ""
+	if r.hostsCPU > 0 {
+		hosts = fmt.Sprintf(", host processes %4.0f us/call", float64(r.hostsCPU)/1e3)
+	}
+	return fmt.Sprintf("%7.0f req/s  p50 %6.0f us  p99 %6.0f us  CPU: front process %4.0f us/call%s  (%d calls; users per process %v)",
+		r.rps, float64(r.p50)/1e3, float64(r.p99)/1e3, float64(r.cpu)/1e3, hosts, r.calls, r.perProc)
 }
 
 // cpuTime is the user + system CPU pid has used, from /proc (10 ms ticks).
@@ -328,12 +334,34 @@ func measure(h *hostProc, path, method string, n, conc int, d time.Duration) res
 		return lat, time.Since(start)
 	}
 	phase(time.Second) // warm-up: instances made, connections open
-	cpu0 := cpuTime(h.cmd.Process.Pid)
+	kids := childPIDs(h)
+	hostsCPU := func() (sum time.Duration) {
+		for _, pid := range kids {
+			sum += cpuTime(pid)
+		}
+		return sum
+	}
+	cpu0, kids0 := cpuTime(h.cmd.Process.Pid), hostsCPU()
 	lat, took := phase(d)
-	cpu := cpuTime(h.cmd.Process.Pid) - cpu0
+	cpu, kidsCPU := cpuTime(h.cmd.Process.Pid)-cpu0, hostsCPU()-kids0
 	slices.Sort(lat)
 	return result{rps: float64(len(lat)) / took.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
-		calls: len(lat), perProc: perProc, cpu: cpu / time.Duration(len(lat))}
+		calls: len(lat), perProc: perProc, cpu: cpu / time.Duration(len(lat)), hostsCPU: kidsCPU / time.Duration(len(lat))}
+}
+
+// childPIDs are the host processes behind h when it is a balancer (none otherwise).
+func childPIDs(h *hostProc) []int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := admin.NewClient(admin.DefaultSocket(h.addr), "").Status(ctx)
+	if err != nil {
+		log.Fatalf("status of %s: %v", h.addr, err)
+	}
+	var pids []int
+	for _, p := range st.Processes {
+		pids = append(pids, p.PID)
+	}
+	return pids
 }
 
 // placeUsers loads the counter for n users and returns the process each landed on.
