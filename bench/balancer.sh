@@ -3,7 +3,7 @@
 #  - a CPU-bound WASM RPC (bench/spin) through the balancer with 1 vs 2 host processes;
 #  - a cheap RPC straight to one host vs through the balancer to one process;
 #  - the share of users moved by `gnrhost scale 4` from 3 processes.
-#   bench/balancer.sh [balancerload flags, e.g. -duration 5s -conc 8 -instances 1]
+#   bench/balancer.sh [balancerload flags, e.g. -rounds 3 -duration 4s -conc 8 -child-gomaxprocs 1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)

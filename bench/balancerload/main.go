@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -49,6 +50,7 @@ func main() {
 	instances := flag.Int("instances", 4, "instances (concurrent calls) of the spin route in each process")
 	childProcs := flag.String("child-gomaxprocs", "", "GOMAXPROCS for the host processes (empty: Go's default)")
 	balancerArgs := flag.String("balancer-args", "", "extra serve arguments for the balancer runs, space-separated (e.g. --cpuprofile FILE)")
+	rounds := flag.Int("rounds", 3, "rounds of each comparison (medians are compared)")
 	only := flag.String("only", "spin,overhead,move", "which measurements, comma-separated")
 	flag.Parse()
 	if *gnrhost == "" {
@@ -74,28 +76,52 @@ func main() {
 	fmt.Printf("balancerload: %d users, %d in flight, %s per run, spin instances %d, child GOMAXPROCS %q\n",
 		*users, *conc, *duration, *instances, *childProcs)
 
+	// The machine is shared and its load changes within a run: each comparison runs in
+	// rounds, its two sides in alternating order, and the medians are compared.
 	if want("spin") {
-		var rps [2]float64
-		for i, n := range []int{1, 2} {
-			h := runBalancer(n)
-			r := measure(h, "/spin", "spin", *users, *conc, *duration)
-			h.stop()
-			rps[i] = r.rps
-			fmt.Printf("spin RPC, balancer + %d process(es): %s\n", n, r)
+		var one, two []result
+		for round := range *rounds {
+			for _, n := range alternate(round, 1, 2) {
+				h := runBalancer(n)
+				r := measure(h, "/spin", "spin", *users, *conc, *duration)
+				h.stop()
+				fmt.Printf("round %d: spin RPC, balancer + %d process(es): %s\n", round+1, n, r)
+				if n == 1 {
+					one = append(one, r)
+				} else {
+					two = append(two, r)
+				}
+			}
 		}
-		fmt.Printf("=> 2 processes / 1 process: %.2fx throughput\n\n", rps[1]/rps[0])
+		a, b := median(one), median(two)
+		fmt.Printf("median: spin RPC, 1 process:  %s\nmedian: spin RPC, 2 processes: %s\n", a, b)
+		fmt.Printf("=> 2 processes / 1 process: %.2fx throughput\n\n", b.rps/a.rps)
 	}
 	if want("overhead") {
-		// One host process as it runs behind nginx: --process 1 (it adopts the users' signed
-		// connections, as the processes behind the balancer do).
-		direct := run("--process", "1")
-		d := measure(direct, "/counter", "get", *users, *conc, *duration)
-		direct.stop()
-		fmt.Printf("counter get, straight to one host:      %s\n", d)
-		bal := runBalancer(1)
-		b := measure(bal, "/counter", "get", *users, *conc, *duration)
-		bal.stop()
-		fmt.Printf("counter get, through the balancer (1):  %s\n", b)
+		var direct, through []result
+		for round := range *rounds {
+			for _, side := range alternate(round, 0, 1) {
+				var h *hostProc
+				if side == 0 {
+					// One host process as it runs behind nginx: --process 1 (it adopts the
+					// users' signed connections, as the processes behind the balancer do).
+					h = run("--process", "1")
+				} else {
+					h = runBalancer(1)
+				}
+				r := measure(h, "/counter", "get", *users, *conc, *duration)
+				h.stop()
+				if side == 0 {
+					fmt.Printf("round %d: counter get, straight to one host:     %s\n", round+1, r)
+					direct = append(direct, r)
+				} else {
+					fmt.Printf("round %d: counter get, through the balancer (1): %s\n", round+1, r)
+					through = append(through, r)
+				}
+			}
+		}
+		d, b := median(direct), median(through)
+		fmt.Printf("median: counter get, direct:           %s\nmedian: counter get, through balancer: %s\n", d, b)
 		fmt.Printf("=> balancer / direct: %.2fx throughput, p50 +%.0f us\n\n", b.rps/d.rps, float64(b.p50-d.p50)/1e3)
 	}
 	if want("move") {
@@ -347,6 +373,21 @@ func measure(h *hostProc, path, method string, n, conc int, d time.Duration) res
 	slices.Sort(lat)
 	return result{rps: float64(len(lat)) / took.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
 		calls: len(lat), perProc: perProc, cpu: cpu / time.Duration(len(lat)), hostsCPU: kidsCPU / time.Duration(len(lat))}
+}
+
+// alternate returns a, b in even rounds and b, a in odd ones.
+func alternate(round, a, b int) []int {
+	if round%2 == 1 {
+		return []int{b, a}
+	}
+	return []int{a, b}
+}
+
+// median is the result with the median throughput.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	return s[len(s)/2]
 }
 
 // childPIDs are the host processes behind h when it is a balancer (none otherwise).
