@@ -73,6 +73,9 @@ type Balancer struct {
 
 	// scaleMu serializes scaling (and shutdown) so the ring and the slots change together.
 	scaleMu sync.Mutex
+	// runCtx is Run's context: a scale waiting for new processes gives up when it ends,
+	// so a shutdown does not wait for the ready timeout.
+	runCtx context.Context
 	// childCtx outlives the public server's shutdown: processes stop after it drained.
 	childCtx    context.Context
 	stopAllKids context.CancelFunc
@@ -92,6 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("balancer: Options need Set, Listener and Executable")
 	}
 	b := newBalancer(opts)
+	b.runCtx = ctx
 	env := opts.Env
 	if opts.BeforeChildren != nil {
 		extra, stop, err := opts.BeforeChildren(ctx)
@@ -238,6 +242,9 @@ func (b *Balancer) Scale(ctx context.Context, n int) (ScaleResult, error) {
 		}
 		readyCtx, cancel := context.WithTimeout(ctx, cmp.Or(b.opts.ReadyTimeout, 2*time.Minute))
 		defer cancel()
+		if b.runCtx != nil {
+			defer context.AfterFunc(b.runCtx, cancel)()
+		}
 		for _, c := range added {
 			if err := c.waitReady(readyCtx); err != nil {
 				b.discard(added)

@@ -10,8 +10,10 @@
 //   - supervisor.go: starts the host processes on listeners the balancer opened (so a
 //     restarted process keeps its address), watches their exit and /readyz, restarts them
 //     with backoff, stops them with SIGTERM.
-//   - proxy.go: the public handler: route, then proxy (HTTP and WebSocket upgrades) or
-//     answer 503 at once when the process is down.
+//   - proxy.go: the public handler: route, then proxy or answer 503 at once when the
+//     process is not ready. Requests go through the host's lean HTTP/1.1 proxy
+//     (host/legacy.Proxy, one per process), WebSocket upgrades through its
+//     httputil.ReverseProxy fallback.
 //   - admin.go: the balancer's admin channel: status and scale.
 //   - balancer.go: Options and Run, which ties them together.
 package balancer
