@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gnrhost/gnrhost/host/balancer"
@@ -118,6 +120,11 @@ func serveBalancer(ctx context.Context, set *pluginset.Set, f balancerFlags, log
 		logger.Error("cannot listen", "addr", set.Listen, "err", err)
 		return exitFail
 	}
+	// SIGHUP re-reads the set in every process (each swaps to the file again); without
+	// this it would end the balancer.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	args := []string{"serve", "--plugins", set.Path, "--log-format", "json", "--log-level", f.logLevel}
 	if f.reload {
 		args = append(args, "--reload")
@@ -132,6 +139,7 @@ func serveBalancer(ctx context.Context, set *pluginset.Set, f balancerFlags, log
 		RestartInitial: f.restartBackoff,
 		RestartMax:     max(f.restartBackoff, 5*time.Second),
 		AdminSocket:    set.Admin.Socket,
+		Relay:          hup,
 		// No component attribute: the "listening" line reads as a host's does (addr first).
 		Logger: logger,
 	})

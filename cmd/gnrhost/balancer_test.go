@@ -389,6 +389,31 @@ func TestLocalBalancer(t *testing.T) {
 		}
 	})
 
+	t.Run("SIGHUP reloads the set in every process", func(t *testing.T) {
+		h.Signal(t, syscall.SIGHUP)
+		h.WaitLog(t, "signal passed on to the host processes", 10*time.Second)
+		for _, p := range balancerStatus(t, h.Addr).Processes {
+			h.WaitLog(t, fmt.Sprintf("msg=\"SIGHUP: reloading the plugin set\" process=%d", p.Number), 30*time.Second)
+		}
+		if !h.Running() {
+			t.Fatal("SIGHUP ended the balancer")
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(h.URL("/readyz"))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not ready again 30s after SIGHUP: %v %v", err, resp)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
 	t.Run("SIGTERM stops the balancer and every process", func(t *testing.T) {
 		for _, p := range balancerStatus(t, h.Addr).Processes {
 			childPIDs = append(childPIDs, p.PID)

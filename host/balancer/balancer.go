@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	// returns is added to every process, and stop runs after the last process stopped.
 	// It is where a shared service the processes need (an embedded NATS server) starts.
 	BeforeChildren func(ctx context.Context) (env []string, stop func(), err error)
+	// Relay carries signals to pass on to every running process (serve relays SIGHUP:
+	// each process re-reads its set file). Nil: none.
+	Relay <-chan os.Signal
 	// AdminSocket is the balancer's admin unix socket; empty: admin.DefaultSocket of the
 	// public address.
 	AdminSocket string
@@ -128,6 +132,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return fmt.Errorf("balancer: start %d processes: %w", opts.Processes, err)
 	}
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); b.relay(ctx, opts.Relay) }()
+	defer func() { <-relayDone }()
 	set := opts.Set
 	srv := &http.Server{
 		Handler:           b,
@@ -184,6 +191,27 @@ func newBalancer(opts Options) *Balancer {
 	b.ring.Store(NewRing())
 	b.childCtx, b.stopAllKids = context.WithCancel(context.Background())
 	return b
+}
+
+// relay passes the signals from sigs on to every running process until ctx ends.
+func (b *Balancer) relay(ctx context.Context, sigs <-chan os.Signal) {
+	if sigs == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-sigs:
+			b.mu.Lock()
+			for _, c := range b.children {
+				c.signal(sig)
+			}
+			n := len(b.children)
+			b.mu.Unlock()
+			b.logger.Info("signal passed on to the host processes", "signal", sig, "processes", n)
+		}
+	}
 }
 
 // child returns process n's slot, or nil.

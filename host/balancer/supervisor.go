@@ -83,6 +83,7 @@ type child struct {
 	state    State
 	gen      int // bumped on every start and exit, so a late readiness answer is ignored
 	pid      int
+	process  *os.Process // the running process, nil while down
 	restarts int
 	lastErr  string
 	// everReady: the slot's process answered /readyz 200 at least once.
@@ -209,7 +210,7 @@ func (c *child) runOnce(ctx context.Context) error {
 		_, _ = io.Copy(lw, pr)
 		lw.Flush()
 	}()
-	gen := c.running(cmd.Process.Pid)
+	gen := c.running(cmd.Process)
 	c.logger.Info("host process started", "pid", cmd.Process.Pid, "addr", c.addr)
 
 	exited := make(chan error, 1)
@@ -293,11 +294,11 @@ func (c *child) pollReady(ctx context.Context, gen int) {
 }
 
 // running records a freshly started process and returns its generation.
-func (c *child) running(pid int) int {
+func (c *child) running(p *os.Process) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.pid = pid
+	c.pid, c.process = p.Pid, p
 	c.setStateLocked(StateStarting)
 	return c.gen
 }
@@ -327,7 +328,7 @@ func (c *child) setState(s State, err error) {
 	defer c.mu.Unlock()
 	if s == StateDown || s == StateStopped {
 		c.gen++
-		c.pid = 0
+		c.pid, c.process = 0, nil
 	}
 	if err != nil && s != StateStopped {
 		c.lastErr = err.Error()
@@ -342,6 +343,16 @@ func (c *child) setStateLocked(s State) {
 	c.state = s
 	close(c.changed)
 	c.changed = make(chan struct{})
+}
+
+// signal sends sig to the running process, if there is one.
+func (c *child) signal(sig os.Signal) {
+	c.mu.Lock()
+	p := c.process
+	c.mu.Unlock()
+	if p != nil {
+		_ = p.Signal(sig)
+	}
 }
 
 // State is the process's state now.
