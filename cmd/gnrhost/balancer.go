@@ -140,6 +140,8 @@ func serveBalancer(ctx context.Context, set *pluginset.Set, f balancerFlags, log
 		RestartMax:     max(f.restartBackoff, 5*time.Second),
 		AdminSocket:    set.Admin.Socket,
 		Relay:          hup,
+		// BeforeChildren is left for the NATS IPC backend: its embedded server starts
+		// there, and the URL it returns in the environment reaches every process.
 		// No component attribute: the "listening" line reads as a host's does (addr first).
 		Logger: logger,
 	})

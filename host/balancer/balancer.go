@@ -40,6 +40,8 @@ type Options struct {
 	// BeforeChildren, when set, runs once before any process starts; the environment it
 	// returns is added to every process, and stop runs after the last process stopped.
 	// It is where a shared service the processes need (an embedded NATS server) starts.
+	// ctx bounds the start only (it ends when the balancer begins to shut down, before
+	// the processes have drained): the service must live until stop is called.
 	BeforeChildren func(ctx context.Context) (env []string, stop func(), err error)
 	// Relay carries signals to pass on to every running process (serve relays SIGHUP:
 	// each process re-reads its set file). Nil: none.

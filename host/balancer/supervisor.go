@@ -52,7 +52,8 @@ const ListenFD = 3
 // childSpec is how the supervisor runs host processes.
 type childSpec struct {
 	executable string
-	// args returns the command line of process n, without --process and --listen-fd.
+	// args is every process's command line after the executable; each run adds
+	// --process NN and --listen-fd 3.
 	args            []string
 	env             []string
 	logger          *slog.Logger
