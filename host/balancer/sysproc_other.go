@@ -2,8 +2,14 @@
 
 package balancer
 
-import "os/exec"
+import (
+	"os/exec"
+	"syscall"
+)
 
-// setChildAttrs: without Pdeathsig, host processes notice the balancer is gone by
+// setChildAttrs gives each host process a process group of its own (a Ctrl-C reaches
+// only the balancer). Without Pdeathsig, host processes notice the balancer is gone by
 // watching their parent pid (EnvBalancerPID).
-func setChildAttrs(cmd *exec.Cmd) {}
+func setChildAttrs(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
