@@ -188,22 +188,28 @@ func TestLocalBalancer(t *testing.T) {
 		})
 		users[i] = u
 	}
-	// And 30 guests: a first visit has no cookie and goes to any process, which mints the
-	// guest and its route cookie; from then on the route cookie decides.
+	// And 30 guests: a first visit has no cookie and goes to any process, which mints a
+	// guest whose route key hashes back to itself (the ring travels in X-Gnr-Ring), so
+	// the guest stays there from its first request on.
+	ring3 := balancer.NewRing(1, 2, 3)
 	guests := make([]*balancedUser, 30)
 	for i := range guests {
 		guests[i] = newBalancedUser(h.URL(""))
 	}
 	forEach(t, guests, func(u *balancedUser) error {
-		if code, _, _, err := u.get("/_gnr/connection"); err != nil || code != 200 {
+		code, proc, _, err := u.get("/counter")
+		if err != nil || code != 200 {
 			return fmt.Errorf("first visit: %d %v", code, err)
 		}
-		if u.cookie(routeCookie) == "" || u.cookie(cookieName) == "" {
+		key := u.cookie(routeCookie)
+		if key == "" || u.cookie(cookieName) == "" {
 			return fmt.Errorf("first visit set no connection or route cookie")
+		}
+		if owner, _ := ring3.Pick(key); fmt.Sprintf("%02d", owner) != proc {
+			return fmt.Errorf("guest %s minted by process %s, owned by %02d", key, proc, owner)
 		}
 		return nil
 	})
-	ring3 := balancer.NewRing(1, 2, 3)
 	forEach(t, append(users, guests...), func(u *balancedUser) error {
 		u.routeKey = u.cookie(routeCookie)
 		want, _ := ring3.Pick(u.routeKey)

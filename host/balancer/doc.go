@@ -4,7 +4,8 @@
 //
 // The pieces, one per file:
 //
-//   - ring.go: rendezvous hashing of the route cookie (the user) over process numbers.
+//   - ring.go: rendezvous hashing of the route cookie (the user) over process numbers;
+//     the X-Gnr-Ring header that lets a process mint guests that hash back to itself.
 //   - router.go: which process a request belongs to: the page id's "|pNN" suffix, else
 //     the route cookie, else any ready process.
 //   - supervisor.go: starts the host processes on listeners the balancer opened (so a

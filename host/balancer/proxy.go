@@ -21,7 +21,8 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.serveReady(w)
 		return
 	}
-	d := Route(r, b.routeCookie, b.ring.Load(), b.pickReady)
+	ring := b.ring.Load()
+	d := Route(r, b.routeCookie, ring, b.pickReady)
 	if d.Reason == ReasonNone {
 		unavailable(w, 0, "")
 		return
@@ -35,6 +36,8 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, d.Process, state)
 		return
 	}
+	// The process mints guests that hash back to it (a client's own value is replaced).
+	r.Header.Set(RingHeader, ring.Header())
 	if !isUpgrade(r) {
 		// The host enforces the same bound; doing it here too keeps a large body from
 		// being copied to a process only to be refused there.

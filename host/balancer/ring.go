@@ -3,6 +3,8 @@ package balancer
 import (
 	"hash/fnv"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Ring picks the process that owns a key by rendezvous (highest random weight) hashing:
@@ -15,14 +17,66 @@ import (
 // keeping a ring of virtual nodes balanced, and gives the same 1/N movement that nginx's
 // "hash ... consistent" gives (see RATIONALE.md).
 type Ring struct {
-	members []int // process numbers, sorted, unique
+	members []int  // process numbers, sorted, unique
+	header  string // the members as RingHeader carries them: "1,2,3"
 }
 
 // NewRing returns a ring of the given process numbers (duplicates ignored).
 func NewRing(members ...int) *Ring {
 	m := slices.Clone(members)
 	slices.Sort(m)
-	return &Ring{members: slices.Compact(m)}
+	m = slices.Compact(m)
+	parts := make([]string, len(m))
+	for i, n := range m {
+		parts[i] = strconv.Itoa(n)
+	}
+	return &Ring{members: m, header: strings.Join(parts, ",")}
+}
+
+// RingHeader carries the ring's members ("1,2,3") on every request the balancer passes
+// to a process, so that a process minting a guest connection can pick an id that hashes
+// back to itself (OwnedGuestID): a guest's first visit then lands where all its later
+// requests will go. The balancer overwrites whatever a client sent.
+const RingHeader = "X-Gnr-Ring"
+
+// Header is the ring as RingHeader carries it.
+func (r *Ring) Header() string { return r.header }
+
+// ParseRingHeader reads a RingHeader value; nil when it is absent or malformed.
+func ParseRingHeader(v string) *Ring {
+	if v == "" || len(v) > 3*MaxProcesses {
+		return nil
+	}
+	var members []int
+	for part := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 || n > MaxProcesses {
+			return nil
+		}
+		members = append(members, n)
+	}
+	return NewRing(members...)
+}
+
+// maxMintTries bounds OwnedGuestID's draws: with N processes each draw is owned by the
+// minting one with probability 1/N, so 64 draws fail only for N in the dozens, and then
+// rarely; the last draw is used anyway (the guest then moves once, as without the ring).
+const maxMintTries = 64
+
+// OwnedGuestID returns a fresh connection id from newID whose guest route key
+// ("guest_" + id) the ring assigns to process self, when the ring has self.
+func (r *Ring) OwnedGuestID(self int, newID func() string) string {
+	id := newID()
+	if !r.Has(self) {
+		return id
+	}
+	for range maxMintTries - 1 {
+		if owner, _ := r.Pick("guest_" + id); owner == self {
+			return id
+		}
+		id = newID()
+	}
+	return id
 }
 
 // Members returns the process numbers in the ring, sorted.
@@ -42,7 +96,7 @@ func (r *Ring) With(n int) *Ring { return NewRing(append(r.Members(), n)...) }
 
 // Without returns a ring without n.
 func (r *Ring) Without(n int) *Ring {
-	return &Ring{members: slices.DeleteFunc(r.Members(), func(m int) bool { return m == n })}
+	return NewRing(slices.DeleteFunc(r.Members(), func(m int) bool { return m == n })...)
 }
 
 // Pick returns the member that owns key; ok is false for an empty ring.

@@ -2,7 +2,10 @@ package balancer
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/gnrhost/gnrhost/host/session"
 )
 
 func keys(n int) []string {
@@ -80,5 +83,42 @@ func TestRingShrinkMovesOnlyTheRemovedMembersKeys(t *testing.T) {
 		if p1 == 2 {
 			t.Fatalf("key %q still picks the removed process", k)
 		}
+	}
+}
+
+func TestRingHeaderRoundTrip(t *testing.T) {
+	r := NewRing(3, 1, 2)
+	if r.Header() != "1,2,3" {
+		t.Fatalf("header %q", r.Header())
+	}
+	if got := ParseRingHeader(r.Header()); got == nil || got.Header() != "1,2,3" {
+		t.Fatalf("parse: %v", got)
+	}
+	for _, bad := range []string{"", "1,,2", "0", "100", "a", "1;2", strings.Repeat("1,", 200) + "1"} {
+		if ParseRingHeader(bad) != nil {
+			t.Errorf("ParseRingHeader(%q) accepted", bad)
+		}
+	}
+}
+
+// A guest id minted for a ring is owned by the process that minted it.
+func TestOwnedGuestID(t *testing.T) {
+	r := NewRing(1, 2, 3, 4)
+	for self := 1; self <= 4; self++ {
+		for range 200 {
+			id := r.OwnedGuestID(self, session.Process(self).NewID)
+			if owner, _ := r.Pick("guest_" + id); owner != self {
+				t.Fatalf("process %d minted %q, owned by %d", self, id, owner)
+			}
+			if p, ok := session.ProcessOf(id); !ok || int(p) != self {
+				t.Fatalf("id %q lost its suffix", id)
+			}
+		}
+	}
+	// A process outside the ring takes the first id.
+	calls := 0
+	NewRing(1, 2).OwnedGuestID(3, func() string { calls++; return session.NewID() })
+	if calls != 1 {
+		t.Errorf("%d draws for a process outside the ring", calls)
 	}
 }
