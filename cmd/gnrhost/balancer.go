@@ -10,10 +10,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -125,7 +123,7 @@ func serveBalancer(ctx context.Context, set *pluginset.Set, f balancerFlags, log
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	args := []string{"serve", "--plugins", set.Path, "--log-format", "json", "--log-level", f.logLevel}
+	args := []string{"serve", "--log-format", "json", "--log-level", f.logLevel}
 	if f.reload {
 		args = append(args, "--reload")
 	}
@@ -171,17 +169,14 @@ func publicListener(addr string, fd int) (net.Listener, error) {
 	return ln, nil
 }
 
-// asBalancedProcess adapts a set for a host process behind a local balancer: an admin
-// socket the set names gets the process's number (each process has its own), and a TCP
-// admin listener is left to the balancer's operator (one fixed port cannot serve them all).
-func asBalancedProcess(set *pluginset.Set, process session.Process, logger *slog.Logger) {
-	if set.Admin.Socket != "" {
-		ext := filepath.Ext(set.Admin.Socket)
-		set.Admin.Socket = strings.TrimSuffix(set.Admin.Socket, ext) + fmt.Sprintf("-p%02d", int(process)) + ext
-	}
-	if set.Admin.Listen != "" {
-		logger.Info("admin.listen is off in a host process behind the local balancer; use its admin socket", "socket", set.Admin.Socket)
-		set.Admin.Listen = ""
+// asBalancedProcess adapts a set for a host process behind a local balancer: its admin
+// socket is the default one for its own port, where the balancer finds it to pass swaps
+// on (the set's admin.socket is the balancer's), and a TCP admin listener is left to the
+// balancer (one fixed port cannot serve them all).
+func asBalancedProcess(set *pluginset.Set, logger *slog.Logger) {
+	if set.Admin.Socket != "" || set.Admin.Listen != "" {
+		logger.Info("admin.socket and admin.listen are the balancer's; this process has the default socket for its port")
+		set.Admin.Socket, set.Admin.Listen = "", ""
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,11 +25,13 @@ import (
 )
 
 // balancedSet writes a set serving the WAT counter and todo examples, resident.
-func balancedSet(t *testing.T) string {
+func balancedSet(t *testing.T) string { return balancedSetNamed(t, "balanced") }
+
+func balancedSetNamed(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := testpeer.ModuleRoot(t)
-	yml := fmt.Sprintf(`name: balanced
+	yml := fmt.Sprintf(`name: `+name+`
 registry: {plugin: registry-mem}
 wasm: {cache_dir: %s}
 pages:
@@ -36,7 +39,7 @@ pages:
   - {route: /todo, module: %s, lifecycle: resident}
 `, filepath.Join(dir, "cache"), filepath.Join(root, "examples/pages/counter/wat/counter.wasm"),
 		filepath.Join(root, "examples/pages/todo/wat/todo.wasm"))
-	path := filepath.Join(dir, "balanced.yaml")
+	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +336,59 @@ func TestLocalBalancer(t *testing.T) {
 		}
 	})
 
+	// The set every process runs, asked from its own admin socket.
+	processSets := func(t *testing.T) map[int]string {
+		t.Helper()
+		sets := map[int]string{}
+		for _, p := range balancerStatus(t, h.Addr).Processes {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			st, err := admin.NewClient(admin.DefaultSocket(p.Addr), "").Status(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("status of process %d: %v", p.Number, err)
+			}
+			sets[p.Number] = st.Set.Name
+		}
+		return sets
+	}
+	// Made by the parent test: processes restarted in later subtests read it.
+	secondSet := balancedSetNamed(t, "balanced2")
+	t.Run("swap through the balancer swaps every process", func(t *testing.T) {
+		code, out, errOut := runCLI("swap", "--listen", h.Addr, secondSet)
+		if code != exitOK {
+			t.Fatalf("swap: exit %d: %s%s", code, out, errOut)
+		}
+		t.Logf("swap: %s", out)
+		for n, name := range processSets(t) {
+			if name != "balanced2" {
+				t.Errorf("process %d runs %q after the swap", n, name)
+			}
+		}
+		if st := balancerStatus(t, h.Addr); st.Set.Name != "balanced2" || st.Previous == nil || st.Previous.Name != "balanced" {
+			t.Errorf("balancer status after swap: set %+v previous %+v", st.Set, st.Previous)
+		}
+		// A swap the processes refuse (the file is valid, its module is not WASM) changes
+		// nothing anywhere.
+		dir := t.TempDir()
+		module := filepath.Join(dir, "broken.wasm")
+		bad := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(module, []byte("not wasm"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bad, []byte("registry: {plugin: registry-mem}\npages:\n  - {route: /x, module: "+module+"}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut = runCLI("swap", "--listen", h.Addr, bad)
+		if code != exitFail || !strings.Contains(errOut, "refused: process 01") {
+			t.Errorf("swap to a set the processes cannot run: exit %d, %s", code, errOut)
+		}
+		for n, name := range processSets(t) {
+			if name != "balanced2" {
+				t.Errorf("process %d runs %q after a refused swap", n, name)
+			}
+		}
+	})
+
 	t.Run("a killed process answers 503 at once, then serves after its restart", func(t *testing.T) {
 		var victim *balancedUser
 		for _, u := range users {
@@ -392,6 +448,21 @@ func TestLocalBalancer(t *testing.T) {
 		}
 		if victim.cookie(routeCookie) != victim.routeKey {
 			t.Errorf("route cookie changed across the restart: %q -> %q", victim.routeKey, victim.cookie(routeCookie))
+		}
+	})
+
+	t.Run("a restarted process runs the swapped set; rollback swaps every process back", func(t *testing.T) {
+		if sets := processSets(t); sets[2] != "balanced2" {
+			t.Errorf("restarted process 2 runs %q, want the set swapped to before its crash", sets[2])
+		}
+		code, out, errOut := runCLI("rollback", "--listen", h.Addr)
+		if code != exitOK {
+			t.Fatalf("rollback: exit %d: %s%s", code, out, errOut)
+		}
+		for n, name := range processSets(t) {
+			if name != "balanced" {
+				t.Errorf("process %d runs %q after the rollback", n, name)
+			}
 		}
 	})
 

@@ -105,7 +105,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *listenFD != 0 {
 		ctx = stopWithBalancer(ctx, logger)
-		asBalancedProcess(set, process, logger)
+		asBalancedProcess(set, logger)
 	}
 	rt, err := host.NewRuntime(ctx, host.RuntimeOptions{Set: set, Catalog: cat, Logger: logger, Process: process})
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 	"github.com/gnrhost/gnrhost/host/admin"
 )
 
-// The balancer's admin channel speaks the host's admin API where it makes sense (GET
-// /status, so `gnrhost status` works against it) and adds POST /scale. It listens on a
+// The balancer's admin channel speaks the host's admin API (GET /status, POST /swap,
+// /rollback, /reload: see swap.go), so `gnrhost status`, `swap` and `rollback` work
+// against it, and adds POST /scale. It listens on a
 // unix socket only, with host/admin's conventions: 0600 socket in a 0700 directory, by
 // default named after the public port.
 
@@ -59,21 +60,47 @@ func (b *Balancer) adminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, rec)
 	})
-	refuse := func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "the local balancer does not swap its processes yet; " +
-			"swap each one through its own admin socket (gnrhost status --json lists their addresses), or restart the balancer"})
+	swapAnswer := func(w http.ResponseWriter, rec admin.SwapRecord, err error) {
+		if err != nil {
+			writeJSON(w, http.StatusConflict, admin.Response{Error: err.Error(), Result: rec})
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
 	}
-	mux.HandleFunc("POST /swap", refuse)
-	mux.HandleFunc("POST /rollback", refuse)
-	mux.HandleFunc("POST /reload", refuse)
+	mux.HandleFunc("POST /swap", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			File string `json:"file"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || req.File == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want a JSON body {"file": "/path/to/set.yaml"}`})
+			return
+		}
+		rec, err := b.Swap(r.Context(), req.File)
+		swapAnswer(w, rec, err)
+	})
+	mux.HandleFunc("POST /rollback", func(w http.ResponseWriter, r *http.Request) {
+		rec, err := b.Rollback(r.Context())
+		swapAnswer(w, rec, err)
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		rec, err := b.Reload(r.Context())
+		swapAnswer(w, rec, err)
+	})
 	return mux
 }
 
 // Status is what `gnrhost status` shows for a balancer: the set and its processes.
 func (b *Balancer) Status() admin.Status {
-	set := b.opts.Set
+	b.setMu.Lock()
+	info := admin.SetInfo{Name: b.setName, File: b.spec.file(), Since: b.setSince}
+	var previous *admin.SetInfo
+	if b.previousFile != "" {
+		previous = &admin.SetInfo{Name: b.previousName, File: b.previousFile}
+	}
+	b.setMu.Unlock()
 	return admin.Status{
-		Set:       admin.SetInfo{Name: set.Name, File: set.Path, Since: b.since},
+		Set:       info,
+		Previous:  previous,
 		Plugins:   []admin.PluginStatus{},
 		Swaps:     []admin.SwapRecord{},
 		Processes: b.processes(),

@@ -31,9 +31,10 @@ type Options struct {
 	Processes int
 	// Executable is the gnrhost binary the processes run.
 	Executable string
-	// ServeArgs are the `serve` arguments every process gets, e.g. {"serve", "--plugins",
-	// FILE, "--log-format", "json"}; the balancer adds --process NN and --listen-fd 3.
-	// Their logs should be JSON: the balancer re-logs each line tagged with the process.
+	// ServeArgs are the `serve` arguments every process gets, e.g. {"serve",
+	// "--log-format", "json"}; the balancer adds --plugins FILE (Set.Path, or the file of
+	// the last swap through the balancer), --process NN and --listen-fd 3. Their logs
+	// should be JSON: the balancer re-logs each line tagged with the process.
 	ServeArgs []string
 	// Env is added to every process's environment (the balancer's own is inherited).
 	Env []string
@@ -71,7 +72,6 @@ type Balancer struct {
 	spec         *childSpec
 	routeCookie  string
 	maxBodyBytes int64
-	since        time.Time
 
 	ring     atomic.Pointer[Ring]
 	rr       atomic.Uint64 // round robin for requests without page or cookie
@@ -88,6 +88,13 @@ type Balancer struct {
 
 	mu       sync.Mutex
 	children map[int]*child
+
+	// setMu guards what swaps through the balancer change.
+	setMu        sync.Mutex
+	setName      string
+	setSince     time.Time
+	previousFile string
+	previousName string
 }
 
 // Run starts the processes, serves the public port and the admin socket until ctx ends,
@@ -176,7 +183,8 @@ func newBalancer(opts Options) *Balancer {
 		logger:       logger,
 		routeCookie:  session.RouteCookie(set.Session.Cookie),
 		maxBodyBytes: int64(set.Limits.MaxBodyBytes),
-		since:        time.Now(),
+		setName:      set.Name,
+		setSince:     time.Now(),
 		children:     map[int]*child{},
 		spec: &childSpec{
 			executable:     opts.Executable,
@@ -190,6 +198,7 @@ func newBalancer(opts Options) *Balancer {
 			readyPoll:       cmp.Or(opts.ReadyPoll, time.Second),
 		},
 	}
+	b.spec.setFile(set.Path)
 	b.ring.Store(NewRing())
 	b.childCtx, b.stopAllKids = context.WithCancel(context.Background())
 	return b

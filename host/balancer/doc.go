@@ -15,6 +15,7 @@
 //     process is not ready. Requests go through the host's lean HTTP/1.1 proxy
 //     (host/legacy.Proxy, one per process), WebSocket upgrades through its
 //     httputil.ReverseProxy fallback.
-//   - admin.go: the balancer's admin channel: status and scale.
+//   - admin.go: the balancer's admin channel: status, scale, swap, rollback, reload.
+//   - swap.go: swaps through the balancer: every process in turn, undone on a refusal.
 //   - balancer.go: Options and Run, which ties them together.
 package balancer

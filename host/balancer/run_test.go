@@ -65,7 +65,7 @@ func TestRunHooksScaleAndShutdown(t *testing.T) {
 			Listener:    ln,
 			Processes:   2,
 			Executable:  testpeer.Gnrhost(t),
-			ServeArgs:   []string{"serve", "--plugins", setPath, "--log-format", "json"},
+			ServeArgs:   []string{"serve", "--log-format", "json"},
 			AdminSocket: socket,
 			Logger:      slog.New(slog.DiscardHandler),
 			BeforeChildren: func(context.Context) ([]string, func(), error) {

@@ -53,8 +53,11 @@ const ListenFD = 3
 type childSpec struct {
 	executable string
 	// args is every process's command line after the executable; each run adds
-	// --process NN and --listen-fd 3.
-	args            []string
+	// --plugins FILE (the current file), --process NN and --listen-fd 3.
+	args []string
+	// fileMu guards currentFile, which a swap through the balancer changes.
+	fileMu          sync.Mutex
+	currentFile     string
 	env             []string
 	logger          *slog.Logger
 	restartInitial  time.Duration
@@ -62,6 +65,18 @@ type childSpec struct {
 	stopTimeout     time.Duration
 	upstreamTimeout time.Duration
 	readyPoll       time.Duration
+}
+
+func (s *childSpec) file() string {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	return s.currentFile
+}
+
+func (s *childSpec) setFile(f string) {
+	s.fileMu.Lock()
+	s.currentFile = f
+	s.fileMu.Unlock()
 }
 
 // stableAfter: a process that ran this long before dying had a fresh failure, so its
@@ -181,7 +196,8 @@ func (c *child) supervise(ctx context.Context) {
 // runOnce runs the process until it exits or ctx ends (then stops it), and returns why
 // it ended.
 func (c *child) runOnce(ctx context.Context) error {
-	args := append(slices.Clone(c.spec.args), "--process", strconv.Itoa(c.number), "--listen-fd", strconv.Itoa(ListenFD))
+	args := append(slices.Clone(c.spec.args), "--plugins", c.spec.file(),
+		"--process", strconv.Itoa(c.number), "--listen-fd", strconv.Itoa(ListenFD))
 	cmd := exec.Command(c.spec.executable, args...)
 	cmd.Env = append(os.Environ(), c.spec.env...)
 	cmd.Env = append(cmd.Env, EnvBalancerPID+"="+strconv.Itoa(os.Getpid()))
