@@ -141,9 +141,10 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return fmt.Errorf("balancer: start %d processes: %w", opts.Processes, err)
 	}
+	relayCtx, stopRelay := context.WithCancel(ctx)
 	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); b.relay(ctx, opts.Relay) }()
-	defer func() { <-relayDone }()
+	go func() { defer close(relayDone); b.relay(relayCtx, opts.Relay) }()
+	defer func() { stopRelay(); <-relayDone }()
 	set := opts.Set
 	srv := &http.Server{
 		Handler:           b,
