@@ -43,5 +43,8 @@ func (c Catalog) PluginSetCatalog() pluginset.Catalog {
 	for _, b := range IPCBackends {
 		cat["ipc"][b] = nil
 	}
+	// Several host processes run behind `serve --local-balancer` (host/balancer) or an
+	// outside balancer; each is this same host with a --process number.
+	cat["processes"] = map[string]pluginset.ConfigCheck{}
 	return cat
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gnrhost/gnrhost/abi"
+	"github.com/gnrhost/gnrhost/host/balancer"
 	"github.com/gnrhost/gnrhost/host/session"
 )
 
@@ -48,6 +49,13 @@ func (h *Host) ensureConnection(ctx context.Context, w http.ResponseWriter, r *h
 		}
 	}
 	connID := h.process.NewID()
+	if h.process != 0 {
+		// Behind the local balancer: a guest whose id hashes back to this process stays
+		// here from its first request on, instead of moving once it has a cookie.
+		if ring := balancer.ParseRingHeader(r.Header.Get(balancer.RingHeader)); ring != nil {
+			connID = ring.OwnedGuestID(int(h.process), h.process.NewID)
+		}
+	}
 	id := session.Identity{ConnectionID: connID, User: "guest_" + connID, Guest: true}
 	if err := h.registerConnection(ctx, r, id); err != nil {
 		return session.Identity{}, err

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gnrhost/gnrhost/host"
+	"github.com/gnrhost/gnrhost/host/balancer"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 )
@@ -96,5 +97,35 @@ func TestProcessIDsAndAdoption(t *testing.T) {
 	}
 	if !strings.HasSuffix(c.pageID, "|p01") {
 		t.Errorf("page id %q", c.pageID)
+	}
+}
+
+// TestGuestMintedForTheRing: behind the local balancer (X-Gnr-Ring names the processes)
+// a process mints guests whose route key the ring assigns to itself, and answers who it
+// is in X-Gnr-Process.
+func TestGuestMintedForTheRing(t *testing.T) {
+	file := counterSet(t, t.TempDir(), "ring", "resident", "")
+	p2 := startProcess(t, file, 2)
+	ring := balancer.NewRing(1, 2, 3)
+	for range 20 {
+		req, _ := http.NewRequest(http.MethodGet, p2.URL+"/_gnr/connection", nil)
+		req.Header.Set(balancer.RingHeader, ring.Header())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get(balancer.ProcessHeader); got != "02" {
+			t.Fatalf("X-Gnr-Process %q, want 02", got)
+		}
+		var key string
+		for _, c := range resp.Cookies() {
+			if c.Name == session.RouteCookie(pluginset.DefaultSessionCookie) {
+				key = c.Value
+			}
+		}
+		if owner, _ := ring.Pick(key); owner != 2 {
+			t.Fatalf("guest %q minted by process 2 is owned by %d", key, owner)
+		}
 	}
 }

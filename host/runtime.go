@@ -33,7 +33,9 @@ type Runtime struct {
 	metrics    *metrics.Metrics
 	signer     *session.Signer
 	process    session.Process
-	grace      time.Duration
+	// processHeader is the X-Gnr-Process value ("02"), empty without a process number.
+	processHeader string
+	grace         time.Duration
 	// keepaliveEvery: see RuntimeOptions.Keepalive.
 	keepaliveEvery time.Duration
 	// ws and pushes outlive every set: sockets stay open across swaps.
@@ -136,6 +138,9 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	rt := &Runtime{catalog: opts.Catalog, logger: logger, executable: opts.Executable,
 		metrics: metrics.New(), signer: signer, grace: opts.Grace, serveCtx: context.Background(),
 		pushes: pages.NewPushBuffers(), keepaliveEvery: cmp.Or(opts.Keepalive, defaultKeepalive), process: opts.Process}
+	if rt.process != 0 {
+		rt.processHeader = fmt.Sprintf("%02d", int(rt.process))
+	}
 	// The first set's websocket settings hold for the runtime's life (a swap keeps the
 	// endpoint and its sockets; changing them needs a restart, like the listen address).
 	rt.ws = ws.New(ws.Config{
@@ -190,6 +195,10 @@ func (rt *Runtime) Current() *Host { return rt.cur.Load().host }
 // ServeHTTP hands the request to the running set, counting it in that set's in-flight
 // requests so a swap can wait for them.
 func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.processHeader != "" {
+		// Behind a balancer: says who answered, for people and tests.
+		w.Header().Set("X-Gnr-Process", rt.processHeader)
+	}
 	if err := rt.waitHold(r.Context()); err != nil {
 		return
 	}

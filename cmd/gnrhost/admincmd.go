@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gnrhost/gnrhost/host/admin"
 	"github.com/gnrhost/gnrhost/host/pluginset"
+	"github.com/gnrhost/gnrhost/host/session"
 )
 
 // adminFlags are the flags every admin command shares: where the host's admin channel is.
@@ -163,6 +165,10 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 
 func printStatus(w io.Writer, st admin.Status) {
 	fmt.Fprintf(w, "set:         %s (%s) since %s\n", st.Set.Name, st.Set.File, st.Set.Since.Format("2006-01-02 15:04:05"))
+	if st.Processes != nil {
+		printProcesses(w, st.Processes)
+		return
+	}
 	if st.Previous != nil {
 		fmt.Fprintf(w, "previous:    %s (%s)\n", st.Previous.Name, st.Previous.File)
 	}
@@ -191,4 +197,69 @@ func printStatus(w io.Writer, st admin.Status) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// printProcesses shows a local balancer's host processes.
+func printProcesses(w io.Writer, procs []admin.ProcessStatus) {
+	fmt.Fprintf(w, "balancer:    %d host processes (gnrhost status --admin SOCKET of one shows its pages)\n", len(procs))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPROCESS\tPID\tADDRESS\tSTATE\tIN RING\tRESTARTS\tLAST ERROR")
+	for _, p := range procs {
+		pid := "-"
+		if p.PID > 0 {
+			pid = fmt.Sprint(p.PID)
+		}
+		fmt.Fprintf(tw, "p%02d\t%s\t%s\t%s\t%v\t%d\t%s\n", p.Number, pid, p.Addr, p.State, p.InRing, p.Restarts, p.LastError)
+	}
+	tw.Flush()
+}
+
+func cmdScale(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("scale", "scale [--admin SOCKET | --listen ADDR] [--json] N", stdout, stderr)
+	var af adminFlags
+	af.register(fs)
+	jsonOut := fs.Bool("json", false, "print the scale record as JSON")
+	if code, exit := parseFlags(fs, args, stdout); exit {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "gnrhost scale: want exactly one number of host processes N")
+		return exitUsage
+	}
+	n, err := strconv.Atoi(fs.Arg(0))
+	if err != nil || n < 1 || n > session.MaxProcess {
+		fmt.Fprintf(stderr, "gnrhost scale: %q: expected a number of processes from 1 to %d\n", fs.Arg(0), session.MaxProcess)
+		return exitUsage
+	}
+	c, err := af.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "gnrhost scale: %v\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), admin.DefaultTimeout)
+	defer cancel()
+	rec, err := c.Scale(ctx, n)
+	var refused *admin.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		fmt.Fprintf(stderr, "gnrhost scale: refused: %s\n", refused.Reason)
+		return exitFail
+	case err != nil && strings.Contains(err.Error(), "404"):
+		fmt.Fprintf(stderr, "gnrhost scale: %v\n(only a balancer scales: gnrhost serve --local-balancer)\n", err)
+		return exitFail
+	case err != nil:
+		fmt.Fprintf(stderr, "gnrhost scale: %v\n", err)
+		return exitFail
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rec)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "scale: %d -> %d processes in %.0f ms\n", rec.From, rec.To, rec.Millis)
+	for _, s := range rec.Steps {
+		fmt.Fprintf(stdout, "  - %s\n", s)
+	}
+	return exitOK
 }

@@ -19,9 +19,13 @@ pages with WebSocket push. Each phase is a plugin set in a YAML file.
 
 Usage:
   gnrhost serve --plugins FILE [--listen ADDR] [--reload] [--log-format text|json] [--log-level LEVEL]
+  gnrhost serve --plugins FILE --local-balancer [--max-processes N]
+                          phase 7: a balancer in front of N host processes on this machine
   gnrhost swap FILE       swap the running host to another plugin set (admin channel)
   gnrhost rollback        swap it back to the previous set
   gnrhost status          the running set, its plugins, pages, connections, swap history
+                          (against a balancer: its host processes)
+  gnrhost scale N         run N host processes behind the local balancer (admin channel)
   gnrhost validate FILE
   gnrhost version
   gnrhost plugin NAME     (internal: run by gnrhost itself, not for people)
@@ -47,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRollback(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "scale":
+		return cmdScale(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "version":

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gnrhost/gnrhost/host"
 	"github.com/gnrhost/gnrhost/host/admin"
@@ -19,7 +20,8 @@ import (
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve --plugins FILE [--listen ADDR] [--reload] [--log-format text|json] [--log-level LEVEL]", stdout, stderr)
+	const synopsis = "serve --plugins FILE [--listen ADDR] [--reload] [--local-balancer [--max-processes N]] [--log-format text|json] [--log-level LEVEL]"
+	fs := newFlagSet("serve", synopsis, stdout, stderr)
 	plugins := fs.String("plugins", "", "plugin-set `FILE` to run (required)")
 	listen := fs.String("listen", "", "public `ADDR` (host:port); overrides the set's listen, default "+pluginset.DefaultListen)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -27,6 +29,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the host stops (for performance work)")
 	reload := fs.Bool("reload", false, "development: watch the set file and its WASM modules, and swap when they change")
 	processNum := fs.Int("process", 0, "phase 7: this host's `NUMBER` (1-99) behind a balancer; page and connection ids end in |pNN")
+	localBalancer := fs.Bool("local-balancer", false, "phase 7: run a balancer on the public port in front of --max-processes host processes on loopback")
+	maxProcesses := fs.Int("max-processes", 0, "with --local-balancer: how many host processes, 1-99 (default: the set's processes when above 1, else 2)")
+	restartBackoff := fs.Duration("restart-backoff", 100*time.Millisecond, "with --local-balancer: the first wait before restarting a host process that died (doubling up to 5s)")
+	// Internal: a local balancer opens each process's listener and hands it over.
+	listenFD := fs.Int("listen-fd", 0, "")
+	hideFlags(fs, synopsis, "listen-fd")
 	if code, exit := parseFlags(fs, args, stdout); exit {
 		return code
 	}
@@ -35,7 +43,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *plugins == "" {
+		if *localBalancer {
+			fmt.Fprintln(stderr, "gnrhost serve: --local-balancer needs --plugins FILE (the set every host process runs)")
+			return exitUsage
+		}
 		fmt.Fprintln(stderr, "gnrhost serve: --plugins FILE is required")
+		return exitUsage
+	}
+	if msg := checkBalancerFlags(*localBalancer, *maxProcesses, *processNum, *listenFD, fs); msg != "" {
+		fmt.Fprintf(stderr, "gnrhost serve: %s\n", msg)
 		return exitUsage
 	}
 	process, err := session.ParseProcess(*processNum)
@@ -64,6 +80,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 		set.Listen = *listen
 	}
+	useSharedSecret(set)
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -80,12 +97,22 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *localBalancer {
+		return serveBalancer(ctx, set, balancerFlags{processes: *maxProcesses, logFormat: *logFormat, logLevel: *logLevel, reload: *reload, restartBackoff: *restartBackoff}, logger)
+	}
+	if process == 0 && set.Processes > 1 {
+		logger.Warn("the set asks for several host processes; this is one. Run with --local-balancer, or start each with --process N behind a balancer", "processes", set.Processes)
+	}
+	if *listenFD != 0 {
+		ctx = stopWithBalancer(ctx, logger)
+		asBalancedProcess(set, logger)
+	}
 	rt, err := host.NewRuntime(ctx, host.RuntimeOptions{Set: set, Catalog: cat, Logger: logger, Process: process})
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return exitFail
 	}
-	ln, err := net.Listen("tcp", set.Listen)
+	ln, err := publicListener(set.Listen, *listenFD)
 	if err != nil {
 		logger.Error("cannot listen", "addr", set.Listen, "err", err)
 		_ = rt.Close(context.Background())

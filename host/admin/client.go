@@ -67,6 +67,14 @@ func (c *Client) Reload(ctx context.Context) (SwapRecord, error) {
 	return r, err
 }
 
+// Scale asks a local balancer to run n host processes (phase 7). A host that is not a
+// balancer answers 404.
+func (c *Client) Scale(ctx context.Context, n int) (ScaleRecord, error) {
+	var r ScaleRecord
+	err := c.do(ctx, http.MethodPost, "/scale", map[string]int{"processes": n}, &r)
+	return r, err
+}
+
 // RefusedError is a swap the host refused; Record says what was tried.
 type RefusedError struct {
 	Reason string

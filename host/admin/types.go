@@ -19,6 +19,35 @@ type Status struct {
 	RegistryError string `json:"registry_error,omitempty"`
 	// Swaps, oldest first (bounded).
 	Swaps []SwapRecord `json:"swaps"`
+	// Processes are the host processes behind a local balancer (phase 7); only the
+	// balancer's status has them, and then the counts above are not filled.
+	Processes []ProcessStatus `json:"processes,omitempty"`
+}
+
+// ProcessStatus is one host process behind a local balancer.
+type ProcessStatus struct {
+	// Number is the process's NN: its ids end in "|pNN".
+	Number int `json:"number"`
+	PID    int `json:"pid,omitempty"`
+	// Addr is the loopback address the process listens on; it keeps it across restarts.
+	Addr string `json:"addr"`
+	// State: starting, ready, unready (running, /readyz not 200), down (exited, restart
+	// pending), stopping, stopped.
+	State string `json:"state"`
+	// InRing: the process takes users by the route cookie (a process being added joins
+	// once ready; one being removed leaves before it stops).
+	InRing    bool   `json:"in_ring"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// ScaleRecord is what `gnrhost scale N` did.
+type ScaleRecord struct {
+	From   int     `json:"from"`
+	To     int     `json:"to"`
+	Millis float64 `json:"millis"`
+	// Steps records what the scale did, in order.
+	Steps []string `json:"steps,omitempty"`
 }
 
 // SetInfo names a plugin set and when it started serving.

@@ -36,6 +36,11 @@ type Options struct {
 	// MaxIdleConns bounds the idle keep-alive connections kept (default 256).
 	MaxIdleConns int
 	Logger       *slog.Logger
+	// OnError, when set, answers the requests the upstream could not serve (the error
+	// says why) instead of the legacy site's 502/503/504 JSON; requests whose client went
+	// away are not answered either way. The local balancer uses the proxy for its host
+	// processes and answers with their number and state.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // New returns a handler proxying to app.Address().
@@ -74,6 +79,8 @@ type Proxy struct {
 
 	wd *watchdog
 
+	onError func(w http.ResponseWriter, r *http.Request, err error)
+
 	// fallback serves what the lean path does not: protocol upgrades (WebSocket through
 	// a site that speaks it) and requests announcing trailers.
 	fallback *httputil.ReverseProxy
@@ -105,6 +112,7 @@ func NewProxy(addr string, opts Options) (*Proxy, error) {
 		dialer:        net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		host:          "legacy",
 		wd:            newWatchdog(opts.ResponseHeaderTimeout),
+		onError:       opts.OnError,
 	}
 	target := &url.URL{Scheme: "http", Host: "legacy"}
 	var dial func(ctx context.Context, _, _ string) (net.Conn, error)
@@ -330,6 +338,10 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, ex *exchange, uc *upConn, h 
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client went away
+	}
+	if p.onError != nil {
+		p.onError(w, r, err)
+		return
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -128,3 +129,15 @@ func parseLevel(v any) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// LogWriter turns a child process's stderr into records on a logger: slog JSON lines keep
+// their level, message and attributes, other lines become info records. Call Flush after
+// the child exits, for a last line without a newline.
+type LogWriter interface {
+	io.Writer
+	Flush()
+}
+
+// NewLogWriter returns a LogWriter logging to logger (tag it with the child). Children
+// that are not plugins use it too: the balancer's host processes.
+func NewLogWriter(logger *slog.Logger) LogWriter { return newLogBridge(logger) }

@@ -11,6 +11,11 @@ import (
 	"strings"
 )
 
+// EnvSecret names the variable a host takes its signing secret from when its set names
+// no session.secret_env. A local balancer puts one random secret there for all its host
+// processes, so a cookie one process signed is good on the others (phase 7).
+const EnvSecret = "GNRHOST_SESSION_SECRET"
+
 // MaxCookieBytes bounds the cookie value read from a client.
 const MaxCookieBytes = 2048
 
