@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gnrhost/gnrhost/host"
 	"github.com/gnrhost/gnrhost/host/balancer"
+	"github.com/gnrhost/gnrhost/host/ipc"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 )
@@ -138,8 +140,7 @@ func serveBalancer(ctx context.Context, set *pluginset.Set, f balancerFlags, log
 		RestartMax:     max(f.restartBackoff, 5*time.Second),
 		AdminSocket:    set.Admin.Socket,
 		Relay:          hup,
-		// BeforeChildren is left for the NATS IPC backend: its embedded server starts
-		// there, and the URL it returns in the environment reaches every process.
+		BeforeChildren: embeddedNATS(set, logger),
 		// No component attribute: the "listening" line reads as a host's does (addr first).
 		Logger: logger,
 	})
@@ -209,4 +210,27 @@ func stopWithBalancer(ctx context.Context, logger *slog.Logger) context.Context 
 		}
 	}()
 	return ctx
+}
+
+// embeddedNATS starts, for a set on the nats ipc backend that names no server (neither
+// ipc.url nor GNRHOST_NATS_URL), one embedded NATS server in the balancer before its
+// processes, and hands them its URL: they share it, and it outlives any of them, so a
+// restarted process finds the global store and the persist pages' snapshots. Nil for
+// other sets.
+func embeddedNATS(set *pluginset.Set, logger *slog.Logger) func(context.Context) ([]string, func(), error) {
+	if set.IPC == nil || set.IPC.Backend != host.IPCNATS {
+		return nil
+	}
+	if url, source := ipc.ResolveURL(set.IPC.URL); url != "" {
+		logger.Info("ipc: the host processes use the nats server named by " + source)
+		return nil
+	}
+	return func(ctx context.Context) ([]string, func(), error) {
+		url, stop, err := ipc.StartEmbedded(ctx, ipc.EmbeddedOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		logger.Info("ipc: embedded nats server for the host processes", "url", url)
+		return []string{ipc.EnvURL + "=" + url}, stop, nil
+	}
 }

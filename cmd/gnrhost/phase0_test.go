@@ -106,8 +106,9 @@ func postDbEvent(t *testing.T, h *testpeer.Host, body string) (int, string) {
 }
 
 // exampleSet copies examples/NAME.yaml beside it (relative paths stay valid) with the
-// gnrdaemon address it names (localhost:40404) replaced by d's, and extra appended. A
-// fixed port is unsafe in tests: it can be any outgoing connection's local port.
+// gnrdaemon address it names (localhost:40404) replaced by d's (when d is not nil), and
+// extra appended. A fixed port is unsafe in tests: it can be any outgoing connection's
+// local port.
 func exampleSet(t *testing.T, name string, d *testpeer.Gnrdaemon, extra string) string {
 	t.Helper()
 	root := testpeer.ModuleRoot(t)
@@ -115,7 +116,10 @@ func exampleSet(t *testing.T, name string, d *testpeer.Gnrdaemon, extra string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.ReplaceAll(string(raw), "localhost:40404", d.Addr)
+	text := string(raw)
+	if d != nil {
+		text = strings.ReplaceAll(text, "localhost:40404", d.Addr)
+	}
 	path := filepath.Join(root, "examples", fmt.Sprintf(".%s-test-%d-%d.yaml", name, os.Getpid(), exampleSeq.Add(1)))
 	if err := os.WriteFile(path, []byte(text+"\n"+extra), 0o600); err != nil {
 		t.Fatal(err)

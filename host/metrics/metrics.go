@@ -34,6 +34,7 @@ type Metrics struct {
 	Swaps               *prometheus.CounterVec
 	SwapDuration        prometheus.Histogram
 	ConnectionsAdopted  prometheus.Counter
+	PageSnapshots       *prometheus.CounterVec
 	IPCMessages         *prometheus.CounterVec
 	IPCErrors           *prometheus.CounterVec
 	IPCConnected        prometheus.Gauge
@@ -151,6 +152,10 @@ func New() *Metrics {
 			Name: "gnrhost_pages_restored_total",
 			Help: "Persist pages rebuilt from their snapshot by a process that did not know them (phase 7).",
 		}),
+		PageSnapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gnrhost_page_snapshots_total",
+			Help: "Snapshots of persist pages written (result ok), refused because another process took the page (moved), or failed (error).",
+		}, []string{"result"}),
 		registryItems: newRegistryItems(),
 	}
 	r.MustRegister(
@@ -162,7 +167,7 @@ func New() *Metrics {
 		m.ExecutorQueued, m.ExecutorRunning, m.ExecutorRejected, m.ExecutorTaskSeconds,
 		m.WSConnections, m.WSMessagesSent, m.WSMessagesReceived, m.WSClosed, m.WSSlowConsumers,
 		m.EventDeliveries, m.EventsDropped, m.Swaps, m.SwapDuration, m.ConnectionsAdopted,
-		m.IPCMessages, m.IPCErrors, m.IPCConnected, m.PagesRestored, m.registryItems,
+		m.IPCMessages, m.IPCErrors, m.IPCConnected, m.PagesRestored, m.PageSnapshots, m.registryItems,
 	)
 	return m
 }

@@ -108,11 +108,17 @@ func (m *Manager) FlushSnapshots(ctx context.Context) {
 	m.snapMu.Unlock()
 	for _, p := range dirty {
 		err := m.saveSnapshot(ctx, p)
+		result := "ok"
 		switch {
 		case errors.Is(err, ErrSnapshotMoved):
+			result = "moved"
 			m.leave(ctx, p)
 		case err != nil:
+			result = "error"
 			m.logger.Warn("page snapshot not saved", "page_id", p.ref.ID, "err", err)
+		}
+		if mt := m.cfg.Metrics; mt != nil {
+			mt.PageSnapshots.WithLabelValues(result).Inc()
 		}
 	}
 }

@@ -47,50 +47,6 @@ func startTodoHost(t *testing.T, lifecycle string) (*host.Host, string) {
 	return h, srv.URL
 }
 
-func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// waitJS polls a JS condition every 10 ms until true or timeout.
-func waitJS(t *testing.T, ctx context.Context, what, cond string, timeout time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		evalCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(evalCtx, chromedp.Evaluate[bool](cond))
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func listHas(text string) string {
-	return `Array.from(document.querySelectorAll("#items li")).some(li => li.textContent === ` + jsString(text) + `)`
-}
-
-func jsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
-
-func addItem(t *testing.T, ctx context.Context, text string) {
-	t.Helper()
-	run(t, ctx, "add "+text,
-		chromedp.SetValue(chromedp.CSS("#text"), text),
-		chromedp.Click(chromedp.CSS("#add")),
-	)
-}
-
 // The todo example open for two users in real browsers: an item one adds appears in the
 // other's page through a push within 1 s; a reload keeps working; a connection that is
 // cut and restored resumes without losing the push sent meanwhile.
@@ -101,28 +57,28 @@ func TestTodoInChromium(t *testing.T) {
 			h, base := startTodoHost(t, lifecycle)
 			alice, bob := testpeer.Browser(t, browser), testpeer.Browser(t, browser)
 			for _, c := range []context.Context{alice, bob} {
-				run(t, c, "open todo", chromedp.Navigate(base+"/todo"))
-				waitJS(t, c, "socket open", `window.gnr && gnr.connected`, 10*time.Second)
+				testpeer.Run(t, c, "open todo", chromedp.Navigate(base+"/todo"))
+				testpeer.WaitJS(t, c, "socket open", `window.gnr && gnr.connected`, 10*time.Second)
 			}
-			addItem(t, alice, "milk")
-			if took := waitJS(t, bob, "milk reaches bob", listHas("milk"), time.Second); took > time.Second {
+			testpeer.TodoAdd(t, alice, "milk")
+			if took := testpeer.WaitJS(t, bob, "milk reaches bob", testpeer.TodoHas("milk"), time.Second); took > time.Second {
 				t.Fatalf("push took %s", took)
 			}
 
-			run(t, bob, "reload", chromedp.Reload())
-			waitJS(t, bob, "socket open after reload", `window.gnr && gnr.connected && `+listHas("milk"), 10*time.Second)
-			addItem(t, alice, "eggs")
-			waitJS(t, bob, "eggs reach reloaded bob", listHas("eggs"), time.Second)
+			testpeer.Run(t, bob, "reload", chromedp.Reload())
+			testpeer.WaitJS(t, bob, "socket open after reload", `window.gnr && gnr.connected && `+testpeer.TodoHas("milk"), 10*time.Second)
+			testpeer.TodoAdd(t, alice, "eggs")
+			testpeer.WaitJS(t, bob, "eggs reach reloaded bob", testpeer.TodoHas("eggs"), time.Second)
 
 			// Cut bob's connection; while his client waits to reconnect (its first retry is
 			// 250 ms or more away), a third user adds an item from plain HTTP.
-			waitJS(t, bob, "mark the document", `(window.__sameDocument = true)`, time.Second)
+			testpeer.WaitJS(t, bob, "mark the document", `(window.__sameDocument = true)`, time.Second)
 			carol := &webClient{t: t, base: base}
 			carolPage := carol.open("/todo")
 			h.WebSocket().Disconnect()
 			carol.rpc(carolPage, "add", `{"text":"bread"}`)
-			waitJS(t, bob, "bread reaches bob by resume", listHas("bread"), 15*time.Second)
-			waitJS(t, alice, "alice sees bread", listHas("bread"), 2*time.Second)
+			testpeer.WaitJS(t, bob, "bread reaches bob by resume", testpeer.TodoHas("bread"), 15*time.Second)
+			testpeer.WaitJS(t, alice, "alice sees bread", testpeer.TodoHas("bread"), 2*time.Second)
 			checkCtx, cancel := context.WithTimeout(bob, 5*time.Second)
 			defer cancel()
 			resumed, err := chromedp.Run(checkCtx, chromedp.Evaluate[bool](`window.__sameDocument === true && gnr.stats.resumes >= 1`))

@@ -3,7 +3,9 @@ package testpeer
 import (
 	"context"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -56,3 +58,68 @@ func Browser(t testing.TB, browser context.Context) context.Context {
 	}
 	return ctx
 }
+
+// Run runs actions in the browser tab ctx, failing t after 15 s or on an error.
+func Run(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Eval evaluates a JS expression in the tab and returns its value.
+func Eval[T any](t testing.TB, ctx context.Context, what, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// WaitJS polls a JS condition in the tab every 10 ms until it is true, failing t after
+// timeout; it returns how long it took. An evaluation that fails (the tab is between
+// two documents while it reloads) counts as false.
+func WaitJS(t testing.TB, ctx context.Context, what, cond string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var lastErr error
+	for {
+		evalCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(evalCtx, chromedp.Evaluate[bool]("Boolean("+cond+")"))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			lastErr = err
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %s (last evaluation error: %v)", what, timeout, lastErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TodoHas is a JS condition: the todo example's list shows an item with text.
+func TodoHas(text string) string {
+	return `Array.from(document.querySelectorAll("#items li")).some(li => li.textContent === ` + jsString(text) + `)`
+}
+
+// TodoAdd types text into the todo example's form and sends it.
+func TodoAdd(t testing.TB, ctx context.Context, text string) {
+	t.Helper()
+	Run(t, ctx, "add "+text,
+		chromedp.SetValue(chromedp.CSS("#text"), text),
+		chromedp.Click(chromedp.CSS("#add")),
+	)
+}
+
+func jsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
