@@ -84,13 +84,13 @@ func processOf(t *testing.T, pageID string) int {
 }
 
 // TestNginxRecipe: three host processes behind a real nginx running
-// examples/deploy/nginx.conf. Every user stays on one process once it has its cookie; a
+// examples/deploy/nginx.conf, with Debian's nats-server between them as in
+// docs/deploy.md. Every user stays on one process once it has its cookie; a
 // page's RPCs reach the page's process even when that is not the user's; the users
 // spread over all processes; an item added on one process reaches a WebSocket, opened
 // through nginx, on another.
 func TestNginxRecipe(t *testing.T) {
-	d := testpeer.StartGnrdaemon(t, phase0Key, 0)
-	set := pyroIPCSet(t, d)
+	set := natsIPCSet(t, testpeer.NATSServer(t))
 	var hosts []*testpeer.Host
 	for i := 1; i <= 3; i++ {
 		hosts = append(hosts, testpeer.StartHost(t, "--plugins", set, "--process", fmt.Sprint(i)))
@@ -143,4 +143,26 @@ func TestNginxRecipe(t *testing.T) {
 			break
 		}
 	}
+}
+
+// natsIPCSet writes a set for several host processes on one external NATS server, as in
+// docs/deploy.md: each process its own registry-mem, the global register and the events
+// on NATS.
+func natsIPCSet(t *testing.T, natsURL string) string {
+	t.Helper()
+	t.Setenv("GNRHOST_TEST_SECRET", phase0Secret+"-shared-by-processes")
+	root := testpeer.ModuleRoot(t)
+	yml := fmt.Sprintf(`name: deploy
+registry: {plugin: registry-mem}
+ipc: {backend: nats, url: %q}
+session: {secret_env: GNRHOST_TEST_SECRET}
+pages:
+  - {route: /todo/wat, module: %s, lifecycle: resident}
+  - {route: /counter/wat, module: %s, lifecycle: resident}
+`, natsURL, filepath.Join(root, "examples/pages/todo/wat/todo.wasm"), filepath.Join(root, "examples/pages/counter/wat/counter.wasm"))
+	path := filepath.Join(t.TempDir(), "deploy.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
