@@ -81,7 +81,7 @@ func (f *Forwarder) pipe(dst, src net.Conn) {
 }
 
 // Cut closes every relayed connection (both sides) and returns once they are closed: the
-// client's side has its FIN by then (loopback delivers it within close).
+// client's side usually has its FIN by then; a loaded machine can deliver it later.
 func (f *Forwarder) Cut() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

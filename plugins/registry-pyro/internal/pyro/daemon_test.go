@@ -392,6 +392,7 @@ func TestProbeSkippedOnlyForRetriedCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Cut()
+	waitIdleClosed(t, pool)
 	if v, err := x.Call(ctxT(t), "ping", nil, nil); err != nil || v != "ping" {
 		t.Fatalf("plain call after the peer closed the idle connection = %v, %v", v, err)
 	}
@@ -406,5 +407,26 @@ func TestProbeSkippedOnlyForRetriedCalls(t *testing.T) {
 	f.Cut()
 	if _, err := x.BatchRetried(ctxT(t), []BatchCall{{Method: "ping"}}); !errors.Is(err, ErrConnectionBroken) {
 		t.Fatalf("retried batch on the closed connection: err = %v, want ErrConnectionBroken", err)
+	}
+}
+
+// waitIdleClosed waits until the pool's idle connection has the peer's FIN: a close
+// on loopback usually delivers it at once, but a loaded machine can defer it, and a
+// probe made before it arrives rightly finds the connection open.
+func waitIdleClosed(t *testing.T, pool *Pool) {
+	t.Helper()
+	pool.mu.Lock()
+	if len(pool.idle) != 1 {
+		pool.mu.Unlock()
+		t.Fatalf("%d idle connections, want 1", len(pool.idle))
+	}
+	nc := pool.idle[0].nc
+	pool.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for peekClosed(nc) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the client never saw the forwarder close the connection")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
