@@ -46,8 +46,8 @@ func natsPageSet(t testing.TB, dir, url, example, routeExtra string) string {
 	return path
 }
 
-// startNATSProcess runs host process n of the site in file, as a balancer's child would.
-func startNATSProcess(t testing.TB, file string, n int) (*host.Runtime, *httptest.Server) {
+// startProcess runs host process n of the site in file, as a balancer's child would.
+func startProcess(t testing.TB, file string, n int) (*host.Runtime, *httptest.Server) {
 	t.Helper()
 	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
 	if err != nil {
@@ -71,8 +71,8 @@ func startNATSProcess(t testing.TB, file string, n int) (*host.Runtime, *httptes
 func twoNATSProcesses(t testing.TB, url string) (rt1, rt2 *host.Runtime, base1, base2 string) {
 	t.Helper()
 	file := natsTodoSet(t, t.TempDir(), url)
-	rt1, s1 := startNATSProcess(t, file, 1)
-	rt2, s2 := startNATSProcess(t, file, 2)
+	rt1, s1 := startProcess(t, file, 1)
+	rt2, s2 := startProcess(t, file, 2)
 	return rt1, rt2, s1.URL, s2.URL
 }
 

@@ -81,8 +81,8 @@ func TestPersistPageMovesProcess(t *testing.T) {
 	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
 	natsURL := testpeer.EmbeddedNATS(t)
 	file := natsPageSet(t, t.TempDir(), natsURL, "todo", ", persist: true")
-	rt1, s1 := startNATSProcess(t, file, 1)
-	_, s2 := startNATSProcess(t, file, 2)
+	rt1, s1 := startProcess(t, file, 1)
+	_, s2 := startProcess(t, file, 2)
 
 	alice := openTodo(t, s1.URL)
 	sock := alice.dial(t)
@@ -152,8 +152,8 @@ func TestPersistPageStore(t *testing.T) {
 	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
 	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
 	file := natsPageSet(t, t.TempDir(), testpeer.EmbeddedNATS(t), "counter", ", persist: true")
-	rt1, s1 := startNATSProcess(t, file, 1)
-	_, s2 := startNATSProcess(t, file, 2)
+	rt1, s1 := startProcess(t, file, 1)
+	_, s2 := startProcess(t, file, 2)
 	c := newCounterClient(t, s1.URL)
 	for range 3 {
 		if code, _, err := c.rpc("increment"); code != 200 || err != nil {
@@ -197,7 +197,7 @@ func TestPersistPageSurvivesRestart(t *testing.T) {
 	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, again := startNATSProcess(t, file, 1)
+	_, again := startProcess(t, file, 1)
 	c.base = again.URL
 	from, _ := url.Parse(srv.URL)
 	to, _ := url.Parse(again.URL)
@@ -214,8 +214,8 @@ func TestPersistPageAcrossSwap(t *testing.T) {
 	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
 	t.Setenv("GNRHOST_TEST_EVENTS", notifyToken)
 	file := natsPageSet(t, t.TempDir(), testpeer.EmbeddedNATS(t), "counter", ", persist: true")
-	rt1, s1 := startNATSProcess(t, file, 1)
-	_, s2 := startNATSProcess(t, file, 2)
+	rt1, s1 := startProcess(t, file, 1)
+	_, s2 := startProcess(t, file, 2)
 	c := newCounterClient(t, s1.URL)
 	increment := func() {
 		t.Helper()

@@ -1,41 +1,18 @@
 package host_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/gnrhost/gnrhost/host"
 	"github.com/gnrhost/gnrhost/host/balancer"
 	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/host/session"
 )
-
-func startProcess(t *testing.T, file string, n int) *httptest.Server {
-	t.Helper()
-	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
-		Logger: slog.New(slog.DiscardHandler), Process: session.Process(n)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rt)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = rt.Close(context.Background())
-	})
-	return srv
-}
 
 // TestProcessIDsAndAdoption: behind a balancer a host's page and connection ids carry
 // its number, the route cookie names the user, and another process sharing the cookie
@@ -43,7 +20,8 @@ func startProcess(t *testing.T, file string, n int) *httptest.Server {
 func TestProcessIDsAndAdoption(t *testing.T) {
 	t.Setenv("GNRHOST_TEST_SECRET", "0123456789abcdef0123")
 	file := counterSet(t, t.TempDir(), "p", "resident", "session: {secret_env: GNRHOST_TEST_SECRET}\n")
-	p1, p2 := startProcess(t, file, 1), startProcess(t, file, 2)
+	_, p1 := startProcess(t, file, 1)
+	_, p2 := startProcess(t, file, 2)
 
 	c := newCounterClient(t, p1.URL)
 	if n, ok := session.ProcessOf(c.pageID); !ok || n != 1 {
@@ -105,7 +83,7 @@ func TestProcessIDsAndAdoption(t *testing.T) {
 // is in X-Gnr-Process.
 func TestGuestMintedForTheRing(t *testing.T) {
 	file := counterSet(t, t.TempDir(), "ring", "resident", "")
-	p2 := startProcess(t, file, 2)
+	_, p2 := startProcess(t, file, 2)
 	ring := balancer.NewRing(1, 2, 3)
 	for range 20 {
 		req, _ := http.NewRequest(http.MethodGet, p2.URL+"/_gnr/connection", nil)
