@@ -77,16 +77,20 @@ func (r *Registry) ref() abi.ItemRef {
 	return abi.ItemRef{Register: abi.RegisterPage, ID: ItemID(r.opts.Process)}
 }
 
-// open registers the mailbox afresh: letters left from a previous run of this process
-// are for pages that died with it.
+// open registers the mailbox unless it is there. A mailbox that is there keeps its
+// letters: after a swap they are for the pages the new set took over; after a restart
+// they name pages that died with the process, which costs a lookup each and nothing else.
 func (r *Registry) open(ctx context.Context) error {
-	err := r.Registry.AddItem(ctx, abi.Item{Register: abi.RegisterPage, ID: ItemID(r.opts.Process),
-		PageName: "gnrhost.ipc.mailbox", Data: map[string]json.RawMessage{}})
+	ok, err := r.Registry.Exists(ctx, r.ref())
+	if err != nil {
+		return fmt.Errorf("mailbox: look for %s: %w", ItemID(r.opts.Process), err)
+	}
+	if ok {
+		return nil
+	}
+	err = r.Registry.AddItem(ctx, abi.Item{Register: abi.RegisterPage, ID: ItemID(r.opts.Process), PageName: "gnrhost.ipc.mailbox"})
 	if err != nil {
 		return fmt.Errorf("mailbox: register %s: %w", ItemID(r.opts.Process), err)
-	}
-	if _, err := r.Registry.Datachanges(ctx, r.ref(), true); err != nil {
-		return fmt.Errorf("mailbox: empty %s: %w", ItemID(r.opts.Process), err)
 	}
 	return nil
 }
@@ -251,20 +255,18 @@ func (r *Registry) deliver(n abi.DbEventNotice) {
 	}
 }
 
-// Close stops the poll, drops the mailbox and closes the inner registry.
+// Close stops the poll and closes the inner registry.
 func (r *Registry) Close() error {
 	r.Shutdown(context.Background())
 	return r.Registry.Close()
 }
 
-// Shutdown stops the poll and drops the mailbox, leaving the inner registry open (it
-// may be handed to the next plugin set).
-func (r *Registry) Shutdown(ctx context.Context) {
+// Shutdown stops the poll, leaving the inner registry open (it may be handed to the
+// next plugin set). The mailbox stays: the next set of this process reads it on; when
+// the process is gone for good, the registry's sweep removes it (pages expire unused).
+func (r *Registry) Shutdown(context.Context) {
 	r.once.Do(func() {
 		close(r.stop)
 		<-r.done
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_ = r.Registry.DropItem(ctx, r.ref(), false)
 	})
 }
