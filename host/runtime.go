@@ -263,14 +263,7 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	rt.serveCtx = ctx
 	rt.swapMu.Unlock()
 	set := rt.Current().set
-	srv := &http.Server{
-		Handler:           rt,
-		ReadHeaderTimeout: set.Limits.ReadHeaderTimeout.D(),
-		IdleTimeout:       set.Limits.IdleTimeout.D(),
-		MaxHeaderBytes:    set.Limits.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(rt.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := set.Limits.Server(rt, rt.logger, ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	kaCtx, stopKeepalive := context.WithCancel(ctx)

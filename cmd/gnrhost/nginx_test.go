@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,43 +32,24 @@ func nginxSite(t *testing.T, hosts []*testpeer.Host) string {
 	return site
 }
 
-// nginxUser is one browser behind nginx.
-type nginxUser struct {
-	http  *http.Client
-	base  string
-	pages []string
-}
-
-func (u *nginxUser) load(t *testing.T, route string) string {
+// mustLoad opens a page through u and returns its id.
+func mustLoad(t *testing.T, u *balancedUser, route string) string {
 	t.Helper()
-	resp, err := u.http.Get(u.base + route)
-	if err != nil {
-		t.Fatal(err)
+	code, _, id, err := u.get(route)
+	if err != nil || code != 200 || id == "" {
+		t.Fatalf("GET %s: %d %v", route, code, err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	id := resp.Header.Get("X-Gnr-Page-Id")
-	if resp.StatusCode != 200 || id == "" {
-		t.Fatalf("GET %s through nginx: %d", route, resp.StatusCode)
-	}
-	u.pages = append(u.pages, id)
 	return id
 }
 
-// rpc calls a page as client.js does: the page id in the body and in X-Gnr-Page-Id.
-func (u *nginxUser) rpc(t *testing.T, pageID, method, params string) (int, string) {
+// mustRPC calls a page through u as client.js does and returns the status and body.
+func mustRPC(t *testing.T, u *balancedUser, pageID, method, params string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u.base+"/_gnr/rpc",
-		strings.NewReader(fmt.Sprintf(`{"page_id":%q,"method":%q,"params":%s}`, pageID, method, params)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Gnr-Page-Id", pageID)
-	resp, err := u.http.Do(req)
+	resp, body, err := u.rpc(pageID, method, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(body)
 }
 
 func processOf(t *testing.T, pageID string) int {
@@ -100,25 +78,24 @@ func TestNginxRecipe(t *testing.T) {
 
 	const users, loads = 45, 3
 	perProcess := map[int]int{}
-	byProcess := map[int]*nginxUser{}
+	byProcess := map[int]*balancedUser{}
 	for i := range users {
-		jar, _ := cookiejar.New(nil)
-		u := &nginxUser{http: &http.Client{Jar: jar, Timeout: 10 * time.Second}, base: base}
-		first := u.load(t, "/counter/wat")
+		u := newBalancedUser(base)
+		first := mustLoad(t, u, "/counter/wat")
 		home := 0
 		for range loads {
-			p := processOf(t, u.load(t, "/counter/wat"))
-			if home == 0 {
+			page := mustLoad(t, u, "/counter/wat")
+			if p := processOf(t, page); home == 0 {
 				home = p
 			} else if p != home {
-				t.Fatalf("user %d moved from process %d to %d: pages %v", i, home, p, u.pages)
+				t.Fatalf("user %d moved from process %d to %d (page %s)", i, home, p, page)
 			}
 		}
 		perProcess[home]++
 		byProcess[home] = u
 		// The first page may have been made before the user had a cookie, by another
 		// process; its RPC must still reach it.
-		if code, body := u.rpc(t, first, "increment", `{}`); code != 200 {
+		if code, body := mustRPC(t, u, first, "increment", `{}`); code != 200 {
 			t.Fatalf("user %d: RPC to its first page %s: %d %s", i, first, code, body)
 		}
 	}
@@ -128,13 +105,13 @@ func TestNginxRecipe(t *testing.T) {
 	}
 
 	alice, bob := byProcess[1], byProcess[2]
-	alicePage, bobPage := alice.load(t, "/todo/wat"), bob.load(t, "/todo/wat")
+	alicePage, bobPage := mustLoad(t, alice, "/todo/wat"), mustLoad(t, bob, "/todo/wat")
 	if processOf(t, alicePage) != 1 || processOf(t, bobPage) != 2 {
 		t.Fatalf("todo pages %s, %s: want them on the users' processes 1 and 2", alicePage, bobPage)
 	}
 	u, _ := url.Parse(base)
 	sock := dialPage(t, ngx.Addr, url.QueryEscape(bobPage), bob.http.Jar.Cookies(u))
-	if code, body := alice.rpc(t, alicePage, "add", `{"text":"through nginx"}`); code != 200 {
+	if code, body := mustRPC(t, alice, alicePage, "add", `{"text":"through nginx"}`); code != 200 {
 		t.Fatalf("alice adds: %d %s", code, body)
 	}
 	for {

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gnrhost/gnrhost/host/pluginset"
 	"github.com/gnrhost/gnrhost/internal/testpeer"
 )
 
@@ -106,33 +103,24 @@ func TestPhase7Acceptance(t *testing.T) {
 	testpeer.WaitJS(t, bob, "same document", `window.__sameDocument === true`, time.Second)
 
 	// Another user, routed to bob's process by the page id, is refused bob's page.
-	jar, _ := cookiejar.New(nil)
-	mallory := &nginxUser{http: &http.Client{Jar: jar, Timeout: 10 * time.Second}, base: base}
-	mallory.load(t, "/counter/wat")
-	if code, body := mallory.rpc(t, bobTodo, "list", `{}`); code != http.StatusForbidden && code != http.StatusNotFound {
+	mallory := newBalancedUser(base)
+	mustLoad(t, mallory, "/counter/wat")
+	if mallory.cookie(pluginset.DefaultSessionCookie) == "" {
+		t.Fatal("mallory has no connection cookie")
+	}
+	if code, body := mustRPC(t, mallory, bobTodo, "list", `{}`); code != http.StatusForbidden && code != http.StatusNotFound {
 		t.Errorf("another user's RPC to bob's page: %d %s", code, body)
 	} else if strings.Contains(body, "milk") {
 		t.Errorf("another user read bob's page: %s", body)
 	}
-	u, _ := url.Parse(base)
-	if len(jar.Cookies(u)) == 0 {
-		t.Error("mallory has no cookie")
-	}
 }
-
-var snapshotsRE = regexp.MustCompile(`(?m)^gnrhost_page_snapshots_total\{result="ok"\} (\d+)$`)
 
 // snapshotsSaved reads a host process's count of persist-page snapshots written, from
 // its own /metrics (straight to its address, not through the balancer).
-func snapshotsSaved(t *testing.T, addr string) int {
+func snapshotsSaved(t *testing.T, addr string) float64 {
 	t.Helper()
-	_, body := get(t, "http://"+addr+"/metrics")
-	m := snapshotsRE.FindStringSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	v, _ := metricValue(t, "http://"+addr, `gnrhost_page_snapshots_total{result="ok"}`)
+	return v
 }
 
 // waitFor polls cond every 20 ms until it holds, failing t after timeout.

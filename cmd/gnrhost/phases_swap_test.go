@@ -88,28 +88,26 @@ func (c *phaseClient) rpc(method string) (json.RawMessage, error) {
 	return out.Result, json.Unmarshal(raw, &out)
 }
 
-var rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes ([0-9.e+]+)$`)
-
-func hostRSS(t *testing.T, h *testpeer.Host) float64 {
+// metricValue reads one series (its name and labels as /metrics writes them, e.g.
+// `x_total{result="ok"}`) from the /metrics at base; ok is false when it is absent.
+func metricValue(t *testing.T, base, series string) (float64, bool) {
 	t.Helper()
-	_, metrics := get(t, h.URL("/metrics"))
-	m := rssRE.FindStringSubmatch(metrics)
+	_, metrics := get(t, base+"/metrics")
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`).FindStringSubmatch(metrics)
 	if m == nil {
-		t.Fatal("no process_resident_memory_bytes in /metrics")
+		return 0, false
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
 
-// hostGauge reads one unlabelled series of the host's /metrics.
-func hostGauge(t *testing.T, h *testpeer.Host, name string) float64 {
+// hostGauge reads one series of the host's /metrics, failing t when it is absent.
+func hostGauge(t *testing.T, h *testpeer.Host, series string) float64 {
 	t.Helper()
-	_, metrics := get(t, h.URL("/metrics"))
-	m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+]+)$`).FindStringSubmatch(metrics)
-	if m == nil {
-		t.Fatalf("no %s in /metrics", name)
+	v, ok := metricValue(t, h.URL(""), series)
+	if !ok {
+		t.Fatalf("no %s in /metrics", series)
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
 }
 
@@ -274,7 +272,7 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	for i := range 20 {
 		waitProgress(20)
 		swap(i)
-		rss = append(rss, hostRSS(t, h))
+		rss = append(rss, hostGauge(t, h, "process_resident_memory_bytes"))
 	}
 	waitProgress(20)
 	close(stop)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -146,14 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 	go func() { defer close(relayDone); b.relay(relayCtx, opts.Relay) }()
 	defer func() { stopRelay(); <-relayDone }()
 	set := opts.Set
-	srv := &http.Server{
-		Handler:           b,
-		ReadHeaderTimeout: set.Limits.ReadHeaderTimeout.D(),
-		IdleTimeout:       set.Limits.IdleTimeout.D(),
-		MaxHeaderBytes:    set.Limits.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(b.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := set.Limits.Server(b, b.logger, ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(opts.Listener) }()
 	b.logger.Info("listening", "addr", opts.Listener.Addr().String(), "set", set.Name, "file", set.Path,

@@ -19,8 +19,8 @@ const DefaultPoll = 100 * time.Millisecond
 // touchEvery keeps the mailbox item from being swept (pages expire after 600 s unused).
 const touchEvery = time.Minute
 
-// maxNoticeBytes bounds one notice in a mailbox; a bigger one is split per page batch
-// by the caller's events anyway, and is dropped (logged) rather than sent.
+// maxNoticeBytes bounds one letter; a bigger one is not posted (logged): its pages still
+// have the datachange in the registry and see it on their next request.
 const maxNoticeBytes = 1 << 20
 
 // mailPath is the datachange path of mailbox letters.
@@ -103,7 +103,6 @@ type letter struct {
 	OriginPageID string        `json:"origin_page_id,omitempty"`
 	Reason       string        `json:"reason,omitempty"`
 	PageIDs      []string      `json:"page_ids"`
-	Sent         time.Time     `json:"sent"`
 }
 
 // NotifyDbEvents notifies through the inner registry, then posts each notice's pages
@@ -125,7 +124,7 @@ func (r *Registry) NotifyDbEvents(ctx context.Context, events []abi.DbEvent, ori
 		}
 		for p, ids := range owners {
 			byProcess[p] = append(byProcess[p], letter{From: int(r.opts.Process), Table: n.Table, Events: n.Events,
-				OriginPageID: n.OriginPageID, Reason: n.Reason, PageIDs: ids, Sent: time.Now()})
+				OriginPageID: n.OriginPageID, Reason: n.Reason, PageIDs: ids})
 		}
 	}
 	for p, letters := range byProcess {

@@ -1,7 +1,11 @@
 package pluginset
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
 	"time"
 )
 
@@ -200,4 +204,18 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Position is a place in a set file, 1-based.
 type Position struct {
 	Line, Column int
+}
+
+// Server is an http.Server bound by these limits, logging its errors to logger, with
+// request contexts derived from base but not cancelled with it (a drain must let the
+// requests in flight finish).
+func (l RequestLimits) Server(handler http.Handler, logger *slog.Logger, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: l.ReadHeaderTimeout.D(),
+		IdleTimeout:       l.IdleTimeout.D(),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(base) },
+	}
 }
