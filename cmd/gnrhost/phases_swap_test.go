@@ -116,8 +116,8 @@ func hostGauge(t *testing.T, h *testpeer.Host, series string) float64 {
 // aside) while clients load pages and call RPCs and a user's WebSocket receives the items
 // another adds. No request fails, no socket closes, every counter ends at the number of
 // increments its client saw succeed, and the host's memory does not grow with the swaps
-// (the Go runtime's within 10%, goroutines flat, peak RSS of the last cycle within 25% of
-// the first's).
+// (goroutines flat; the Go runtime's memory, and the peak RSS of the last cycle against
+// the first's, within 25%).
 func TestPhaseCycleUnderLoad(t *testing.T) {
 	testpeer.RequirePython(t, "gunicorn")
 	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
@@ -317,13 +317,19 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	firstPeak, lastPeak := slices.Max(rss[:4]), slices.Max(rss[16:])
 	t.Logf("over 20 swaps: Go runtime memory %.1f -> %.1f MiB, heap in use %.1f -> %.1f MiB, goroutines %.0f -> %.0f, peak RSS of the first and last cycle %.1f -> %.1f MiB",
 		mib(sys0), mib(sys1), mib(heap0), mib(heap1), gor0, gor1, mib(firstPeak), mib(lastPeak))
-	if sys1 > 1.10*sys0 {
-		t.Errorf("the Go runtime's memory grew from %.1f to %.1f MiB over 20 swaps (> 10%%)", mib(sys0), mib(sys1))
-	}
+	// A set left behind keeps its goroutines (module watchdogs, pools, health checks),
+	// its instances' memory and its compiled code, several MiB per swap, 20 times over.
+	// The bounds leave room for what the load itself adds meanwhile (the todo list,
+	// pages' pending datachanges: 3-7 MiB of heap in these runs) and for when the
+	// collector last ran; the exact check, after a forced collection, is host
+	// TestSwapsReleaseMemory.
 	if gor1 > gor0+10 {
 		t.Errorf("goroutines grew from %.0f to %.0f over 20 swaps", gor0, gor1)
 	}
-	// A set's compiled modules left mapped would add tens of MiB per swap.
+	if heap1 > 1.25*heap0 || sys1 > 1.25*sys0 {
+		t.Errorf("the Go runtime's memory grew over 20 swaps (> 25%%): heap in use %.1f -> %.1f MiB, from the OS %.1f -> %.1f MiB",
+			mib(heap0), mib(heap1), mib(sys0), mib(sys1))
+	}
 	if lastPeak > 1.25*firstPeak {
 		t.Errorf("peak RSS grew from %.1f to %.1f MiB between the first and the last cycle (> 25%%)", mib(firstPeak), mib(lastPeak))
 	}
