@@ -214,6 +214,47 @@ func printProcesses(w io.Writer, procs []admin.ProcessStatus) {
 	tw.Flush()
 }
 
+func cmdMemory(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("memory", "memory [--admin SOCKET | --listen ADDR | --admin-url URL] [--gc] [--json]", stdout, stderr)
+	var af adminFlags
+	af.register(fs)
+	collect := fs.Bool("gc", false, "run a full collection first, so that the heap in use is what the host holds live")
+	jsonOut := fs.Bool("json", false, "print the figures as JSON")
+	if code, exit := parseFlags(fs, args, stdout); exit {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "gnrhost memory: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	c, err := af.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "gnrhost memory: %v\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), admin.DefaultTimeout)
+	defer cancel()
+	m, err := c.Memory(ctx, *collect)
+	if err != nil {
+		fmt.Fprintf(stderr, "gnrhost memory: %v\n", err)
+		return exitFail
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(m)
+		return exitOK
+	}
+	mib := func(v uint64) string { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
+	after := ""
+	if m.Collected {
+		after = " (after a full collection)"
+	}
+	fmt.Fprintf(stdout, "heap in use:  %s%s\nheap objects: %s\nfrom the OS:  %s (stacks %s)\nresident:     %s\ngoroutines:   %d\n",
+		mib(m.HeapInuseBytes), after, mib(m.HeapAllocBytes), mib(m.SysBytes), mib(m.StackBytes), mib(m.ResidentSize), m.Goroutines)
+	return exitOK
+}
+
 func cmdScale(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("scale", "scale [--admin SOCKET | --listen ADDR] [--json] N", stdout, stderr)
 	var af adminFlags

@@ -25,6 +25,7 @@ Usage:
   gnrhost rollback        swap it back to the previous set
   gnrhost status          the running set, its plugins, pages, connections, swap history
                           (against a balancer: its host processes)
+  gnrhost memory [--gc]   the host process's memory (after a full collection with --gc)
   gnrhost scale N         run N host processes behind the local balancer (admin channel)
   gnrhost validate FILE
   gnrhost version
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRollback(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "memory":
+		return cmdMemory(args[1:], stdout, stderr)
 	case "scale":
 		return cmdScale(args[1:], stdout, stderr)
 	case "validate":

@@ -67,6 +67,18 @@ func (c *Client) Reload(ctx context.Context) (SwapRecord, error) {
 	return r, err
 }
 
+// Memory reads the host process's memory; collect runs a full collection first (see
+// Memory for which figure to compare).
+func (c *Client) Memory(ctx context.Context, collect bool) (Memory, error) {
+	var m Memory
+	path := "/memory"
+	if collect {
+		path += "?gc=1"
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &m)
+	return m, err
+}
+
 // Scale asks a local balancer to run n host processes (phase 7). A host that is not a
 // balancer answers 404.
 func (c *Client) Scale(ctx context.Context, n int) (ScaleRecord, error) {
