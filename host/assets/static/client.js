@@ -5,6 +5,7 @@
 //   gnr.onPush(message => ...)                       // messages the page pushes
 //   gnr.onStatus(status => ...)                      // "open", "reconnecting", "reload"
 //   gnr.onNotify(note => ...)                        // {payload, broadcast, user}: POST /_gnr/notify
+//   gnr.onDatachanges(list => ...)                   // [{path, value, delete, reason}] from the registry
 //
 // The page id comes from <meta name="gnr-page-id">, which the host puts in every page it
 // serves. The client keeps a WebSocket to /_gnr/ws open: pushes arrive there in order,
@@ -20,6 +21,7 @@
   var pushHandlers = [];
   var statusHandlers = [];
   var notifyHandlers = [];
+  var datachangeHandlers = [];
   var lastSeq = 0;
   var epoch = "";
   var sock = null;
@@ -96,6 +98,12 @@
             try { fn({ payload: msg.payload, broadcast: !!msg.broadcast, user: msg.user }); } catch (e) { console.error(e); }
           });
           break;
+        case "datachanges":
+          // The page's pending registry changes, taken on the host's keepalive round.
+          datachangeHandlers.forEach(function (fn) {
+            try { fn(msg.datachanges || []); } catch (e) { console.error("gnr datachanges handler", e); }
+          });
+          break;
       }
     };
     ws.onclose = function (ev) {
@@ -164,6 +172,7 @@
     onPush: function (fn) { pushHandlers.push(fn); },
     onStatus: function (fn) { statusHandlers.push(fn); },
     onNotify: function (fn) { notifyHandlers.push(fn); },
+    onDatachanges: function (fn) { datachangeHandlers.push(fn); },
     get connected() { return open; },
     get lastSeq() { return lastSeq; },
     stats: stats,
