@@ -235,7 +235,8 @@ func TestAutoRollback(t *testing.T) {
 }
 
 // TestServeReload: with --reload, editing the set file swaps to it; an edit that does
-// not validate is refused and the running set keeps serving.
+// not validate is refused and the running set keeps serving; replacing one of its page
+// modules swaps too.
 func TestServeReload(t *testing.T) {
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "admin.sock")
@@ -274,4 +275,29 @@ func TestServeReload(t *testing.T) {
 	}
 	write("third", "")
 	waitSet("third", 3)
+	// A page module the set loads is watched too: replacing it swaps to the same file,
+	// and the route serves the new module.
+	root := testpeer.ModuleRoot(t)
+	module := filepath.Join(dir, "page.wasm")
+	copyFile := func(from string) {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(root, "examples", "pages", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(module, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile("counter/wat/counter.wasm")
+	write("fourth", "pages:\n  - {route: /page, module: page.wasm}\n")
+	waitSet("fourth", 4)
+	if _, body := get(t, h.URL("/page")); strings.Contains(body, "New item") {
+		t.Fatalf("the counter module serves the todo page: %s", body)
+	}
+	copyFile("todo/wat/todo.wasm")
+	waitSet("fourth", 5)
+	if code, body := get(t, h.URL("/page")); code != 200 || !strings.Contains(body, "New item") {
+		t.Errorf("after the module changed, /page = %d %s; want the todo page", code, body)
+	}
 }
