@@ -237,7 +237,9 @@ func TestEventsReachSubscribedPages(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	// Three default sweep intervals (5 s): a page of an expired connection is found by
+	// the sweep, and a loaded machine delays it.
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
