@@ -477,3 +477,28 @@ func TestFrontSwapUnderLoad(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// A connection that never sends a request does not hold a drain up (http.Transport
+// dials spare connections it may never use).
+func TestFrontShutdownUnusedConnection(t *testing.T) {
+	if !frontEnabled() {
+		t.Skip(FrontEnv + "=off")
+	}
+	dir := t.TempDir()
+	rt := legacyRuntime(t, legacySetYAML(t, dir, "unused", fakeSite(t, siteNamed("a")), `["/"]`,
+		"shutdown_timeout: 3s\nlimits: {read_header_timeout: 30s}\n"))
+	addr, stop := serveFront(t, rt)
+	c, br := dialFront(t, addr)
+	time.Sleep(50 * time.Millisecond) // accepted and waiting for its first byte
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("unused connection after shutdown: %v", err)
+	}
+}

@@ -88,14 +88,17 @@ func (c *conn) serve() {
 	cfg := &c.s.cfg
 	for first := true; ; first = false {
 		if c.br.Buffered() == 0 {
-			if !first {
-				c.state.Store(stateIdle)
-				if c.s.closing.Load() {
-					return
-				}
-				c.setDeadline(cfg.IdleTimeout)
-			} else {
+			// Idle for Shutdown until a byte comes, a new connection too: a client
+			// may open one it never uses (http.Transport dials spares), and a drain
+			// must not wait out its header timeout.
+			c.state.Store(stateIdle)
+			if c.s.closing.Load() {
+				return
+			}
+			if first {
 				c.setDeadline(cfg.ReadHeaderTimeout)
+			} else {
+				c.setDeadline(cfg.IdleTimeout)
 			}
 			if _, err := c.br.Peek(1); err != nil {
 				return // gone, idle too long, or closed by Shutdown
@@ -199,7 +202,15 @@ func (c *conn) serveRequest(n int) bool {
 		c.handOver()
 		return false
 	}
-	defer c.s.cfg.Router.Done(route)
+	// Done once the answer is out, before any lingering close: a swap waits for it.
+	left := false
+	leave := func() {
+		if !left {
+			left = true
+			c.s.cfg.Router.Done(route)
+		}
+	}
+	defer leave()
 	_, _ = c.br.Discard(n)
 	c.body.reset(r, &ri, route.MaxBodyBytes)
 	c.w.reset(r, &ri, c.s.cfg.Header)
@@ -209,7 +220,9 @@ func (c *conn) serveRequest(n int) bool {
 		_ = c.bw.Flush() // what the handler flushed before it aborted, and no more
 		return false
 	}
-	if err := c.w.finish(); err != nil {
+	err := c.w.finish()
+	leave()
+	if err != nil {
 		return false
 	}
 	if !c.body.complete() {
