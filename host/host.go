@@ -76,6 +76,9 @@ type Host struct {
 	legacy   abi.LegacyApp
 	proxy    http.Handler
 	handler  http.Handler
+	// legacyRoutes tells the connection-level front which requests the router would
+	// give the legacy proxy (nil without a legacy slot).
+	legacyRoutes *legacyRoutes
 
 	draining atomic.Bool
 	// eventsToken guards POST /_gnr/dbevents; empty turns the endpoint off.

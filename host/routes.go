@@ -50,8 +50,10 @@ func (h *Host) routes() http.Handler {
 		// The same series as instrument, without its per-request allocations: the
 		// proxy shares the cores of the Python workers it fronts.
 		proxy := legacy.Instrument(h.proxy, kindLegacy, h.metrics.HTTPInFlight, h.metrics.HTTPDuration, h.metrics.HTTPRequests)
+		h.legacyRoutes = &legacyRoutes{mux: r, handler: proxy, patterns: make(map[string]bool)}
 		for _, prefix := range h.set.Legacy.Routes {
 			if prefix == "/" {
+				h.legacyRoutes.root = true
 				// Everything that no page route or host endpoint takes.
 				r.NotFound(proxy)
 				r.MethodNotAllowed(proxy)
@@ -60,6 +62,7 @@ func (h *Host) routes() http.Handler {
 			prefix = strings.TrimSuffix(prefix, "/")
 			r.Handle(prefix, proxy)
 			r.Handle(prefix+"/*", proxy)
+			h.legacyRoutes.patterns[prefix], h.legacyRoutes.patterns[prefix+"/*"] = true, true
 		}
 	}
 	return r

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gnrhost/gnrhost/host/admin"
 	"github.com/gnrhost/gnrhost/host/ipc"
+	"github.com/gnrhost/gnrhost/host/legacy/front"
 	"github.com/gnrhost/gnrhost/host/metrics"
 	"github.com/gnrhost/gnrhost/host/pages"
 	"github.com/gnrhost/gnrhost/host/pluginset"
@@ -264,8 +265,20 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	rt.swapMu.Unlock()
 	set := rt.Current().set
 	srv := set.Limits.Server(rt, rt.logger, ctx)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, 2)
+	// The legacy routes' requests are served by the front without net/http; it hands
+	// every other connection to srv (see host/legacy/front and FrontEnv).
+	var fr *front.Server
+	servers := 1
+	if frontEnabled() {
+		servers = 2
+		fr = rt.newFront(set.Limits)
+		srvLn := fr.Listener(ln.Addr())
+		go func() { serveErr <- srv.Serve(srvLn) }()
+		go func() { serveErr <- fr.Serve(ln) }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	kaCtx, stopKeepalive := context.WithCancel(ctx)
 	kaDone := make(chan struct{})
 	go func() { defer close(kaDone); rt.keepalive(kaCtx) }()
@@ -274,6 +287,10 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 
 	select {
 	case err := <-serveErr:
+		if fr != nil {
+			fr.Close()
+			_ = srv.Close()
+		}
 		rt.swapMu.Lock()
 		_ = rt.Current().closePlugins(context.Background())
 		rt.swapMu.Unlock()
@@ -298,12 +315,25 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 	if err := h.ws.Close(drainCtx); err != nil {
 		errs = append(errs, fmt.Errorf("close websockets: %w", err))
 	}
+	// The front's connections drain beside net/http's: idle ones close now, busy ones
+	// after their answer.
+	frontErr := make(chan error, 1)
+	if fr != nil {
+		go func() { frontErr <- fr.Shutdown(drainCtx) }()
+	} else {
+		frontErr <- nil
+	}
 	if err := srv.Shutdown(drainCtx); err != nil {
 		errs = append(errs, fmt.Errorf("drain in-flight requests: %w", err))
 		_ = srv.Close()
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, err)
+	if err := <-frontErr; err != nil {
+		errs = append(errs, fmt.Errorf("drain in-flight legacy requests: %w", err))
+	}
+	for range servers {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, front.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
 	// Nothing more from the other processes into the plugins that are about to stop;
 	// the connection itself stays until the pages have saved their last snapshots.

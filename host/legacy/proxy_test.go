@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	frontpkg "github.com/gnrhost/gnrhost/host/legacy/front"
 )
 
 // upstream serves h on a fresh unix socket, as gunicorn does for the plugin. It returns
@@ -84,12 +86,46 @@ func front(t testing.TB, addr string, opts Options, wrap func(http.Handler) http
 	if wrap != nil {
 		h = wrap(p)
 	}
-	srv := httptest.NewServer(h)
+	if !viaFront {
+		srv := httptest.NewServer(h)
+		t.Cleanup(func() {
+			srv.Close()
+			p.CloseIdle()
+		})
+		return srv, p
+	}
+	// The connection-level front, as the host serves the legacy routes: what it does not
+	// serve itself (upgrades) goes to the net/http server behind it.
+	srv := httptest.NewUnstartedServer(h)
+	ln := srv.Listener
+	fr := frontpkg.New(frontpkg.Config{Router: frontpkg.HandlerRouter(h), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 30 * time.Second, Logger: opts.Logger})
+	srv.Listener = fr.Listener(ln.Addr())
+	srv.Start()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = fr.Serve(ln) }()
 	t.Cleanup(func() {
+		fr.Close()
+		<-served
+		fr.Wait()
 		srv.Close()
 		p.CloseIdle()
 	})
 	return srv, p
+}
+
+// viaFront runs the tests through the connection-level front (host/legacy/front)
+// instead of net/http's server: TestMain runs every test both ways.
+var viaFront bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		fmt.Println("== again, through the connection-level front")
+		viaFront = true
+		code = m.Run()
+	}
+	os.Exit(code)
 }
 
 func do(t testing.TB, req *http.Request) (*http.Response, string) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -166,7 +165,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Logger.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	if tcp, ok := nc.(*net.TCPConn); ok {
+	// A *net.TCPConn, or the legacy front's wrapper of one (a connection it handed over).
+	if tcp, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
 		_ = tcp.SetWriteBuffer(sendBuffer)
 	}
 	// The handshake's buffered reader is dropped unless the client already sent frames,
