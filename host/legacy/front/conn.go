@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type conn struct {
 	closeOnce sync.Once
 	ctx       *connCtx
 	req       *http.Request // reused: its context is ctx for the life of the connection
+	url       url.URL       // reused as req.URL for plain targets (parsePlainTarget)
 	w         response
 	body      body
 	// wmu orders the 100 Continue, written by whoever reads the body first, and the
@@ -265,7 +267,9 @@ func (c *conn) runHandler(h http.Handler) (ok bool) {
 
 // resetRequest clears what the previous request left in r.
 func resetRequest(r *http.Request) {
-	clear(r.Header)
+	if len(r.Header) > 0 {
+		clear(r.Header)
+	}
 	r.Method, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor = "", nil, "", 0, 0
 	r.Body, r.GetBody, r.ContentLength, r.TransferEncoding = nil, nil, 0, nil
 	r.Close, r.Host, r.Form, r.PostForm, r.MultipartForm = false, "", nil, nil, nil

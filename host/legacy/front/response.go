@@ -46,7 +46,7 @@ type field struct{ k, v string }
 func (w *response) reset(r *http.Request, ri *reqInfo, extra http.Header) {
 	if w.header == nil {
 		w.header = make(http.Header, 16)
-	} else {
+	} else if len(w.header) > 0 {
 		clear(w.header)
 	}
 	for k, v := range extra {
