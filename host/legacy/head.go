@@ -258,6 +258,28 @@ func (ex *exchange) copyHeaders(dst http.Header) {
 	}
 }
 
+// fieldAdder is a ResponseWriter that takes header fields one by one, in canonical
+// form, without a header map (the legacy front's).
+type fieldAdder interface{ AddField(k, v string) }
+
+// fieldAdderOf returns w, or the writer Instrument wrapped, as a fieldAdder, or nil.
+func fieldAdderOf(w http.ResponseWriter) fieldAdder {
+	if sw, ok := w.(*statusWriter); ok {
+		w = sw.ResponseWriter
+	}
+	fa, _ := w.(fieldAdder)
+	return fa
+}
+
+// addFields gives the fields of the head that are not hop-by-hop to fa.
+func (ex *exchange) addFields(fa fieldAdder) {
+	for _, f := range ex.fields {
+		if !f.skip {
+			fa.AddField(f.k, f.v)
+		}
+	}
+}
+
 // readTrailers reads the trailer section after a chunked body and passes its fields on
 // as trailers of the answer.
 func (ex *exchange) readTrailers(br *bufio.Reader, dst http.Header) error {

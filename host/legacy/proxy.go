@@ -301,7 +301,11 @@ func (p *Proxy) roundTrip(ex *exchange, uc *upConn, r *http.Request) (head, *bod
 // copyResponse writes the head in h and streams the body from uc to w. It reports
 // whether uc may be reused and, when the body could not be copied, why.
 func (p *Proxy) copyResponse(w http.ResponseWriter, ex *exchange, uc *upConn, h *head) (bool, error) {
-	ex.copyHeaders(w.Header())
+	if fa := fieldAdderOf(w); fa != nil {
+		ex.addFields(fa)
+	} else {
+		ex.copyHeaders(w.Header())
+	}
 	w.WriteHeader(h.status)
 	br := uc.br
 	switch h.mode {

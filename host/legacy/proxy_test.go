@@ -23,6 +23,7 @@ import (
 	"time"
 
 	frontpkg "github.com/gnrhost/gnrhost/host/legacy/front"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // upstream serves h on a fresh unix socket, as gunicorn does for the plugin. It returns
@@ -799,5 +800,49 @@ func TestInstrumentedUpgrade(t *testing.T) {
 	}
 	if line, err := br.ReadString('\n'); err != nil || line != "hi\n" {
 		t.Fatalf("%q %v", line, err)
+	}
+}
+
+func TestSiteFieldsThroughInstrument(t *testing.T) {
+	// Through the front the site's fields go to its writer one by one (AddField), past
+	// the metrics writer: the site's Date and Content-Length are the answer's, once, and
+	// the status is counted.
+	addr := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			fmt.Fprint(c, "HTTP/1.1 404 Not Found\r\n"+
+				"Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n"+
+				"Content-Length: 4\r\n"+
+				"Connection: X-Private\r\n"+
+				"X-Private: secret\r\n"+
+				"Set-Cookie: a=1\r\n"+
+				"Set-Cookie: b=2\r\n"+
+				"\r\n"+
+				"gone")
+		}
+	})
+	inFlight, duration, requests := testSeries()
+	srv, _ := front(t, addr, Options{}, func(h http.Handler) http.Handler {
+		return Instrument(h, "legacy", inFlight, duration, requests)
+	})
+	for i := 0; i < 3; i++ { // the second and third on the same connections
+		resp, body := get(t, srv.URL+"/")
+		if resp.StatusCode != 404 || body != "gone" || resp.ContentLength != 4 {
+			t.Fatalf("%d %q length %d", resp.StatusCode, body, resp.ContentLength)
+		}
+		if got := resp.Header["Date"]; len(got) != 1 || got[0] != "Mon, 02 Jan 2006 15:04:05 GMT" {
+			t.Errorf("Date %q", got)
+		}
+		if got := resp.Header["Set-Cookie"]; len(got) != 2 || got[0] != "a=1" || got[1] != "b=2" {
+			t.Errorf("Set-Cookie %q", got)
+		}
+		if _, ok := resp.Header["X-Private"]; ok {
+			t.Errorf("X-Private passed on")
+		}
+	}
+	if got := testutil.ToFloat64(requests.WithLabelValues("legacy", "404")); got != 3 {
+		t.Errorf("counted %v 404s, want 3", got)
 	}
 }

@@ -56,9 +56,12 @@ func (c *conn) parseHead(head []byte, r *http.Request) (reqInfo, verdict) {
 	default:
 		return ri, handOver
 	}
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return ri, handOver
+	u := &c.url
+	if !parsePlainTarget(target, u) {
+		var err error
+		if u, err = url.ParseRequestURI(target); err != nil {
+			return ri, handOver
+		}
 	}
 	r.Method, r.RequestURI, r.URL, r.Proto, r.ProtoMajor = method, target, u, proto, 1
 
@@ -152,6 +155,41 @@ func (c *conn) parseHead(head []byte, r *http.Request) (reqInfo, verdict) {
 	r.Close = !ri.keepAlive
 	return ri, serveIt
 }
+
+// parsePlainTarget sets u to what url.ParseRequestURI makes of target, without its
+// allocation and escaping work, when target is plain: a path of bytes that path escaping
+// leaves alone (so RawPath stays empty) and an optional query of such bytes and '%'.
+// It reports false for anything else, which ParseRequestURI is left to parse
+// (TestParsePlainTarget compares the two).
+func parsePlainTarget(target string, u *url.URL) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !plainByte[path[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if b := query[i]; !plainByte[b] && b != '%' {
+			return false
+		}
+	}
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	return true
+}
+
+// plainByte: the bytes url.PathEscape-style path escaping keeps as they are.
+var plainByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-32] = true, true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // validToken reports whether s is a non-empty RFC 9110 token (a method, a field name).
 func validToken(s string) bool {

@@ -35,12 +35,18 @@ type response struct {
 	// closeAfter: the answer says Connection: close and the connection ends after it.
 	closeAfter bool
 	scratch    [64]byte
+	// fields are those added with AddField, written after the header map's.
+	fields  []field
+	hasDate bool      // a Date among fields
+	length1 [1]string // the Content-Length value AddField puts in the map, without allocating
 }
+
+type field struct{ k, v string }
 
 func (w *response) reset(r *http.Request, ri *reqInfo, extra http.Header) {
 	if w.header == nil {
 		w.header = make(http.Header, 16)
-	} else {
+	} else if len(w.header) > 0 {
 		clear(w.header)
 	}
 	for k, v := range extra {
@@ -49,9 +55,29 @@ func (w *response) reset(r *http.Request, ri *reqInfo, extra http.Header) {
 	w.method, w.http10, w.keep = r.Method, r.ProtoMinor == 0, ri.keepAlive
 	w.status, w.wroteHeader, w.headSent, w.bodyless, w.chunked, w.sized = 0, false, false, false, false, false
 	w.length, w.written, w.held, w.closeAfter = 0, 0, w.held[:0], false
+	clear(w.fields)
+	w.fields, w.hasDate = w.fields[:0], false
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// AddField adds a field to the answer's head as Header().Add would, except that k must
+// be in canonical form already and the field goes to a list, not the header map: the
+// legacy proxy passes the site's fields so, which spares it building a map per request.
+// Content-Length still goes to the map, where it sets the framing as it does there.
+func (w *response) AddField(k, v string) {
+	switch k {
+	case "Content-Length":
+		if w.header[k] == nil {
+			w.length1[0] = v
+			w.header[k] = w.length1[:1:1]
+			return
+		}
+	case "Date":
+		w.hasDate = true
+	}
+	w.fields = append(w.fields, field{k, v})
+}
 
 // WriteHeader sets the status. Interim (1xx) answers are not relayed: the legacy proxy
 // skips the site's, and the front sends 100 Continue itself.
@@ -177,7 +203,17 @@ func (w *response) sendHead(final bool) {
 			writeField(bw, k, v)
 		}
 	}
-	if w.header["Date"] == nil {
+	for _, f := range w.fields {
+		switch f.k {
+		case "Connection", "Transfer-Encoding", "Keep-Alive":
+			continue
+		}
+		if strings.HasPrefix(f.k, http.TrailerPrefix) || !validToken(f.k) {
+			continue
+		}
+		writeField(bw, f.k, f.v)
+	}
+	if w.header["Date"] == nil && !w.hasDate {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.Write(time.Now().UTC().AppendFormat(w.scratch[:0], http.TimeFormat))
 		_, _ = bw.WriteString("\r\n")
