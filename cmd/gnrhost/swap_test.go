@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,6 +137,14 @@ func TestAdminSwapRollbackStatus(t *testing.T) {
 	code, out, _ = gnrhostCmd(t, "status", "--admin", socket)
 	if code != 0 || !strings.Contains(out, "set:         first") || !strings.Contains(out, "registry  registry-mem") {
 		t.Errorf("status text: %d\n%s", code, out)
+	}
+	// The host's memory, after a collection: the figure compared across swaps.
+	code, out, _ = gnrhostCmd(t, "memory", "--admin", socket, "--gc")
+	if code != 0 || !strings.Contains(out, "(after a full collection)") || !regexp.MustCompile(`goroutines: +[1-9]`).MatchString(out) {
+		t.Errorf("memory text: %d\n%s", code, out)
+	}
+	if code, _, errOut := gnrhostCmd(t, "memory", "--admin", socket, "extra"); code != exitUsage || !strings.Contains(errOut, "unexpected argument") {
+		t.Errorf("memory with an argument: %d %s", code, errOut)
 	}
 	h.Signal(t, syscall.SIGTERM)
 	if code := h.Wait(t, 15*time.Second); code != 0 {
