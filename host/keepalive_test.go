@@ -3,14 +3,10 @@ package host_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/gnrhost/gnrhost/abi"
-	"github.com/gnrhost/gnrhost/host"
-	"github.com/gnrhost/gnrhost/host/pluginset"
 )
 
 // TestSocketTakesDatachanges: a page that only listens on its socket gets its pending
@@ -19,24 +15,7 @@ import (
 // longer keeps them; without the socket they would pile up for as long as the page
 // lives.
 func TestSocketTakesDatachanges(t *testing.T) {
-	set, err := pluginset.Load(todoSet(t, t.TempDir(), "todo", "resident"), swapCatalog.PluginSetCatalog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
-		Logger: slog.New(slog.DiscardHandler), Keepalive: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-served })
-	base := "http://" + ln.Addr().String()
+	rt, base := serveWithKeepalive(t, todoSet(t, t.TempDir(), "todo", "resident"), 100*time.Millisecond)
 	watcher, adder := openTodo(t, base), openTodo(t, base)
 	sock := watcher.dial(t)
 	if f := sock.next(t); f["type"] != "hello" {

@@ -159,24 +159,7 @@ func TestOpenSocketKeepsPageAlive(t *testing.T) {
 	raw, _ := os.ReadFile(file)
 	os.WriteFile(file, []byte(strings.Replace(string(raw), "registry: {plugin: registry-mem}",
 		"registry: {plugin: registry-mem, config: {guest_connection_max_age: 1s, page_max_age: 1s, sweep_interval: 100ms}}", 1)), 0o600)
-	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
-		Logger: slog.New(slog.DiscardHandler), Keepalive: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-served })
-	base := "http://" + ln.Addr().String()
+	rt, base := serveWithKeepalive(t, file, 200*time.Millisecond)
 	watcher, idle := openTodo(t, base), openTodo(t, base)
 	sock := watcher.dial(t)
 	if f := sock.next(t); f["type"] != "hello" {
@@ -212,4 +195,28 @@ func TestOpenSocketKeepsPageAlive(t *testing.T) {
 			t.Fatalf("the watcher was told to reload: %v", f)
 		}
 	}
+}
+
+// serveWithKeepalive serves the set in file on a loopback port with the keepalive
+// round every every, until the test ends, and returns the runtime and its base URL.
+func serveWithKeepalive(t *testing.T, file string, every time.Duration) (*host.Runtime, string) {
+	t.Helper()
+	set, err := pluginset.Load(file, swapCatalog.PluginSetCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := host.NewRuntime(context.Background(), host.RuntimeOptions{Set: set, Catalog: swapCatalog,
+		Logger: slog.New(slog.DiscardHandler), Keepalive: every})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-served })
+	return rt, "http://" + ln.Addr().String()
 }
