@@ -132,12 +132,18 @@ func (r *Registry) do(ctx context.Context, op string, readOnly bool, fn func(ctx
 			return nil
 		}
 		if attempt == 0 && ctx.Err() == nil && callCtx.Err() == nil && transportFailure(err) &&
-			(readOnly || errors.Is(err, pyro.ErrUnavailable)) {
+			(readOnly || errors.Is(err, pyro.ErrUnavailable) || errors.Is(err, errBeforeWrite)) {
 			continue
 		}
 		return r.mapErr(ctx, op, err)
 	}
 }
+
+// errBeforeWrite marks a failure of the check an operation makes before its change (the
+// item's existence): the change was never sent, so the operation is safe to try again on
+// a fresh connection even though it is not read-only. (A connection the daemon closed
+// between calls can still look open when the check is written: its FIN not in yet.)
+var errBeforeWrite = errors.New("before any change was sent")
 
 // transportFailure reports errors that say nothing about the call itself, only about the
 // way to the daemon (or a daemon that no longer has the site's objects).

@@ -29,7 +29,8 @@ func dataKw(ref abi.ItemRef) map[string]any {
 func requireItem(ctx context.Context, s *site, ref abi.ItemRef) error {
 	v, err := s.call(ctx, "exists", []any{ref.ID}, reg(ref.Register, nil))
 	if err != nil {
-		return err
+		// Nothing was changed yet: the write that follows may be tried again.
+		return fmt.Errorf("%w: %w", errBeforeWrite, err)
 	}
 	if v != true {
 		return notFound(ref)
