@@ -59,15 +59,15 @@ func (rt *Runtime) deliverDatachanges(ctx context.Context, reg abi.Registry, pag
 	if err != nil || len(pending) == 0 {
 		return
 	}
-	frames := make([]json.RawMessage, 0, len(pending))
+	encoded := make([]json.RawMessage, 0, len(pending))
 	for _, d := range pending {
-		raw, err := json.Marshal(pages.Datachange{Path: d.Path, Value: d.Value, Delete: d.Delete, Reason: d.Reason})
+		raw, err := json.Marshal(pages.DatachangeOf(d))
 		if err != nil {
 			continue
 		}
-		frames = append(frames, raw)
+		encoded = append(encoded, raw)
 	}
-	if rt.ws.SendDatachanges(page.ID, frames) > 0 {
+	if rt.ws.SendDatachanges(page.ID, encoded) > 0 {
 		return
 	}
 	for _, d := range pending {

@@ -11,9 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,21 +334,11 @@ func memoryNow(t *testing.T) (heap, rss uint64) {
 
 func memoryOnce(t *testing.T) (heap, rss uint64) {
 	t.Helper()
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
+	m := admin.ReadMemory(true)
+	if m.ResidentSize == 0 {
+		t.Fatal("no resident set size in /proc/self/status")
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			rss = kb << 10
-		}
-	}
-	return ms.HeapAlloc, rss
+	return m.HeapAllocBytes, m.ResidentSize
 }
 
 // copyRegisters skips an item that disappears while it is copied: here a page whose

@@ -293,19 +293,8 @@ func TestPhase3PushThroughGnrdaemon(t *testing.T) {
 	testpeer.RequirePython(t, "gunicorn")
 	d := testpeer.StartGnrdaemon(t, "supersecretkey", 0)
 	h := testpeer.StartHost(t, "--plugins", exampleSet(t, "phase3", d, ""))
-	open := func() (string, *http.Client, []*http.Cookie) {
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Jar: jar}
-		resp, err := c.Get(h.URL("/todo/wat"))
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("open todo: %v %v", err, resp)
-		}
-		resp.Body.Close()
-		u, _ := url.Parse(h.URL("/"))
-		return resp.Header.Get("X-Gnr-Page-Id"), c, jar.Cookies(u)
-	}
-	alicePage, aliceHTTP, _ := open()
-	bobPage, _, bobCookies := open()
+	alicePage, aliceHTTP, _ := openPage(t, h, "/todo/wat")
+	bobPage, _, bobCookies := openPage(t, h, "/todo/wat")
 	bob := dialPage(t, h.Addr, bobPage, bobCookies)
 
 	body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":"milk"}}`, alicePage)

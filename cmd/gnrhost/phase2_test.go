@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,19 +43,8 @@ func TestPyroIPCAcrossProcesses(t *testing.T) {
 	set := pyroIPCSet(t, d)
 	p1 := testpeer.StartHost(t, "--plugins", set, "--process", "1")
 	p2 := testpeer.StartHost(t, "--plugins", set, "--process", "2")
-	open := func(h *testpeer.Host) (string, *http.Client, []*http.Cookie) {
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-		resp, err := c.Get(h.URL("/todo/wat"))
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("open todo: %v %v", err, resp)
-		}
-		resp.Body.Close()
-		u, _ := url.Parse(h.URL("/"))
-		return resp.Header.Get("X-Gnr-Page-Id"), c, jar.Cookies(u)
-	}
-	alicePage, aliceHTTP, _ := open(p1)
-	bobPage, _, bobCookies := open(p2)
+	alicePage, aliceHTTP, _ := openPage(t, p1, "/todo/wat")
+	bobPage, _, bobCookies := openPage(t, p2, "/todo/wat")
 	if !strings.HasSuffix(alicePage, "|p01") || !strings.HasSuffix(bobPage, "|p02") {
 		t.Fatalf("page ids %q, %q: want the process suffixes", alicePage, bobPage)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -73,8 +72,11 @@ func (c *phaseClient) load() error {
 	return nil
 }
 
-func (c *phaseClient) rpc(method string) (json.RawMessage, error) {
-	body := fmt.Sprintf(`{"page_id":%q,"method":%q,"params":{}}`, c.pageID, method)
+func (c *phaseClient) rpc(method string) (json.RawMessage, error) { return c.call(method, "{}") }
+
+// call runs method with params, a JSON object.
+func (c *phaseClient) call(method, params string) (json.RawMessage, error) {
+	body := fmt.Sprintf(`{"page_id":%q,"method":%q,"params":%s}`, c.pageID, method, params)
 	resp, err := c.http.Post(c.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -187,15 +189,8 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 	// list, their resume buffers once full) stays the same size, so that the memory read
 	// before and after the swaps compares like with like.
 	adder := newPhaseClient(t, h, "/todo/wat")
-	watcherJar, _ := cookiejar.New(nil)
-	watcherHTTP := &http.Client{Jar: watcherJar}
-	resp, err := watcherHTTP.Get(h.URL("/todo/wat"))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("watcher's page: %v %v", err, resp)
-	}
-	resp.Body.Close()
-	hostURL, _ := url.Parse(h.URL("/"))
-	watcher := dialPage(t, h.Addr, resp.Header.Get("X-Gnr-Page-Id"), watcherJar.Cookies(hostURL))
+	watcherPage, _, watcherCookies := openPage(t, h, "/todo/wat")
+	watcher := dialPage(t, h.Addr, watcherPage, watcherCookies)
 	const initialItems = 40
 	var pushes atomic.Int64
 	var lastSeen atomic.Value // the newest item of the watcher's last push
@@ -229,17 +224,8 @@ func TestPhaseCycleUnderLoad(t *testing.T) {
 		}
 	}()
 	addItem := func(text string) error {
-		body := fmt.Sprintf(`{"page_id":%q,"method":"add","params":{"text":%q}}`, adder.pageID, text)
-		resp, err := adder.http.Post(adder.base+"/_gnr/rpc", "application/json", strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("todo add: %d", resp.StatusCode)
-		}
-		return nil
+		_, err := adder.call("add", fmt.Sprintf(`{"text":%q}`, text))
+		return err
 	}
 	announce := func() error {
 		req, _ := http.NewRequest(http.MethodPost, h.URL("/_gnr/dbevents"), strings.NewReader(`{"events":[{"table":"todo.item","action":"U"}]}`))

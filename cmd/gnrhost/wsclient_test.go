@@ -6,12 +6,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/gnrhost/gnrhost/internal/testpeer"
 )
 
 // wsPage is a WebSocket client of one page, as the JS client would be.
@@ -21,6 +25,21 @@ type wsPage struct {
 }
 
 // dialPage opens the page's socket with the connection's cookies.
+// openPage loads route on h as a new user and returns the page id, the user's client
+// (its cookie jar kept) and its cookies, for dialPage.
+func openPage(t *testing.T, h *testpeer.Host, route string) (string, *http.Client, []*http.Cookie) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := c.Get(h.URL(route))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("open %s: %v %v", route, err, resp)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(h.URL("/"))
+	return resp.Header.Get("X-Gnr-Page-Id"), c, jar.Cookies(u)
+}
+
 func dialPage(t *testing.T, hostAddr, pageID string, cookies []*http.Cookie) *wsPage {
 	t.Helper()
 	var parts []string

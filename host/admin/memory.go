@@ -24,9 +24,10 @@ type Memory struct {
 	ResidentSize uint64 `json:"rss_bytes,omitempty"`
 }
 
-// readMemory reads the process's memory; collect runs a full collection first and
-// returns freed memory to the OS, which stops the world briefly (admin only).
-func readMemory(collect bool) Memory {
+// ReadMemory reads this process's memory; collect runs a full collection first and
+// returns freed memory to the OS, which stops the world briefly (the admin channel, and
+// tests that compare memory over swaps).
+func ReadMemory(collect bool) Memory {
 	if collect {
 		runtime.GC()
 		debug.FreeOSMemory()

@@ -55,7 +55,7 @@ func Handler(c Controller, token string, logger *slog.Logger) http.Handler {
 		answer(w, logger, "reload", func() (SwapRecord, error) { return c.Reload(r.Context()) })
 	})
 	mux.HandleFunc("GET /memory", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, readMemory(r.URL.Query().Get("gc") == "1"))
+		writeJSON(w, http.StatusOK, ReadMemory(r.URL.Query().Get("gc") == "1"))
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, PagePath, http.StatusSeeOther)

@@ -44,6 +44,11 @@ type Datachange struct {
 	Reason string          `json:"reason,omitempty"`
 }
 
+// DatachangeOf is a registry datachange as a client gets it.
+func DatachangeOf(d abi.Datachange) Datachange {
+	return Datachange{Path: d.Path, Value: d.Value, Delete: d.Delete, Reason: d.Reason}
+}
+
 // outcome is what a call did, for the HTTP answer.
 type outcome struct {
 	res         *wasm.Result
@@ -277,7 +282,7 @@ func (m *Manager) finish(ctx context.Context, ref pageRef, p *residentPage, inv 
 			return nil, err
 		}
 		for _, d := range pending {
-			out.datachanges = append(out.datachanges, Datachange{Path: d.Path, Value: d.Value, Delete: d.Delete, Reason: d.Reason})
+			out.datachanges = append(out.datachanges, DatachangeOf(d))
 		}
 		if res.Status == wasmabi.StatusOK {
 			for _, c := range res.Changes {
